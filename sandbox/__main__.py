@@ -1,0 +1,58 @@
+"""python -m sandbox [--port N] [--throttle P] [--iam-propagation-delay S] [--mapping-transition S] [--poller-start-delay S]"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+
+from . import DEFAULT_HOST, DEFAULT_PORT
+from .config import SandboxConfig
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback only)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--throttle", type=float, default=0.0, metavar="P",
+                        help="answer a fraction P (0..1) of calls with the service's throttling error")
+    parser.add_argument("--iam-propagation-delay", type=float, default=0.0, metavar="S",
+                        help="Lambda cannot assume a role for S seconds after it or its policies change")
+    parser.add_argument("--mapping-transition", type=float, default=0.0, metavar="S",
+                        help="each event source mapping state transition takes S seconds")
+    parser.add_argument("--poller-start-delay", type=float, default=0.0, metavar="S",
+                        help="a LATEST mapping begins polling S seconds after creation")
+    parser.add_argument("--seed", type=int, default=None, help="seed for the throttling draw")
+    args = parser.parse_args(argv)
+    config = SandboxConfig()
+    try:
+        config.update({"throttle": args.throttle, "iam_propagation_delay": args.iam_propagation_delay,
+                       "mapping_transition": args.mapping_transition, "poller_start_delay": args.poller_start_delay,
+                       "seed": args.seed})
+    except ValueError as exc:
+        parser.error(str(exc))
+
+    from .server import SandboxServer
+
+    server = SandboxServer(args.host, args.port, config)
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"sandbox ready on {server.url} in {time.monotonic() - started:.2f}s "
+          f"(config: {config.as_dict()})", flush=True)
+    stop.wait()
+    server.stop()
+    print("sandbox stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
