@@ -252,8 +252,6 @@ class SandboxApp:
                              content_type="application/json")
 
     def reset(self) -> None:
-        from moto.backends import get_backend  # noqa: F401  (import keeps moto's registry loaded)
-        from moto.core.models import base_decorator  # noqa: F401
         from moto.moto_api import _internal
 
         _internal.moto_api_backend.reset()
