@@ -75,6 +75,13 @@ class AwsRequest:
     path_params: dict[str, str] = field(default_factory=dict)
 
     @property
+    def account_id(self) -> str:
+        """The account moto attributes this call to (its default account unless the key belongs to another)."""
+        from moto.iam.models import get_account_id_from
+
+        return get_account_id_from(self.access_key)
+
+    @property
     def is_write(self) -> bool:
         return bool(self.operation) and not self.operation.startswith(_READ_PREFIXES)
 

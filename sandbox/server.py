@@ -6,7 +6,7 @@ import importlib
 import os
 import threading
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from . import DEFAULT_HOST, DEFAULT_PORT
 from .app import SandboxApp
@@ -20,6 +20,18 @@ EXTENSIONS = (
     "sandbox.lambda_runtime",
     "sandbox.event_source_mappings",
 )
+
+
+class _QuietRequestHandler(WSGIRequestHandler):
+    """Per-request access lines drown the useful output (a test run makes thousands); keep server errors."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        try:
+            failed = int(getattr(code, "value", code)) >= 500
+        except (TypeError, ValueError):
+            failed = True
+        if failed:
+            super().log_request(code, size)
 
 
 class SandboxServer:
@@ -47,7 +59,8 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "SandboxServer":
-        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self._server = make_server(self.host, self.port, self.app, threaded=True,
+                                   request_handler=_QuietRequestHandler)
         self.port = self._server.server_address[1]
         os.environ["SANDBOX_ENDPOINT_URL"] = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
