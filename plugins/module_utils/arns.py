@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""ARN parsing and the naming rules of the resources this collection touches (no AWS calls).
+
+Every parser raises ValueError with a message that says what was expected, so modules can prefix the option name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+
+Arn = namedtuple("Arn", "partition service region account_id resource")
+
+_PARTITION = re.compile(r"^aws[a-zA-Z-]*$")
+# Lambda's own rules (CreateFunction): 1-64 letters, digits, hyphens, underscores.
+_FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+# A qualifier is $LATEST, a version number, or an alias (1-128 chars, not all digits).
+_QUALIFIER = re.compile(r"^(\$LATEST|[0-9]+|[a-zA-Z0-9_-]{1,128})$")
+_TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+
+
+def parse_arn(text):
+    """Split ``arn:partition:service:region:account:resource``; raise ValueError if *text* is not an ARN."""
+    if not isinstance(text, str):
+        raise ValueError("expected an ARN string, got %r" % (text,))
+    parts = text.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not _PARTITION.match(parts[1]) or not parts[2] or not parts[5]:
+        raise ValueError("%r is not an ARN (expected arn:<partition>:<service>:<region>:<account>:<resource>)"
+                         % (text,))
+    return Arn(*parts[1:])
+
+
+def is_arn(text):
+    return isinstance(text, str) and text.startswith("arn:")
+
+
+def require_service(text, services):
+    """Parse *text* and check its service is one of *services*; return the Arn."""
+    arn = parse_arn(text)
+    if arn.service not in services:
+        raise ValueError("%r is a %s ARN; expected one of: %s" % (text, arn.service, ", ".join(services)))
+    return arn
+
+
+def validate_table_name(name):
+    if not isinstance(name, str) or not _TABLE_NAME.match(name):
+        raise ValueError("%r is not a valid DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')"
+                         % (name,))
+    return name
+
+
+# --- DynamoDB streams -----------------------------------------------------------------------------------------
+
+def parse_stream_arn(text):
+    """Return (Arn, table_name, stream_label) for ``arn:...:dynamodb:<r>:<a>:table/<name>/stream/<label>``."""
+    arn = parse_arn(text)
+    match = re.match(r"^table/([^/]+)/stream/(.+)$", arn.resource)
+    if arn.service != "dynamodb" or not match:
+        raise ValueError("%r is not a DynamoDB stream ARN (expected arn:aws:dynamodb:<region>:<account>:"
+                         "table/<table>/stream/<label>)" % (text,))
+    return arn, match.group(1), match.group(2)
+
+
+def table_arn_of_stream(stream_arn):
+    return stream_arn.split("/stream/", 1)[0]
+
+
+def is_stream_of_table(stream_arn, table_arn):
+    """True when *stream_arn* is any stream (current or an older one) of the table *table_arn*."""
+    return isinstance(stream_arn, str) and stream_arn.startswith(table_arn + "/stream/")
+
+
+# --- Lambda functions -----------------------------------------------------------------------------------------
+
+FunctionRef = namedtuple("FunctionRef", "name qualifier arn")
+
+
+def parse_function_ref(text):
+    """Parse a function given as ``name``, ``name:qualifier``, or a function ARN (qualified or not).
+
+    Returns FunctionRef(name, qualifier or None, the unqualified ARN or None when only a name was given).
+    """
+    if not isinstance(text, str) or not text:
+        raise ValueError("expected a function name, name:qualifier or function ARN, got %r" % (text,))
+    if is_arn(text):
+        arn = parse_arn(text)
+        pieces = arn.resource.split(":")
+        if arn.service != "lambda" or pieces[0] != "function" or len(pieces) not in (2, 3):
+            raise ValueError("%r is not a Lambda function ARN (expected arn:aws:lambda:<region>:<account>:"
+                             "function:<name>[:<qualifier>])" % (text,))
+        name, qualifier = pieces[1], (pieces[2] if len(pieces) == 3 else None)
+        base = "arn:%s:lambda:%s:%s:function:%s" % (arn.partition, arn.region, arn.account_id, name)
+    else:
+        pieces = text.split(":")
+        if len(pieces) > 2:
+            raise ValueError("%r is neither a function name, name:qualifier, nor a function ARN" % (text,))
+        name, qualifier = pieces[0], (pieces[1] if len(pieces) == 2 else None)
+        base = None
+    if not _FUNCTION_NAME.match(name):
+        raise ValueError("function name %r is invalid: 1-64 characters, letters, digits, '-' and '_' only" % (name,))
+    if qualifier is not None and not _QUALIFIER.match(qualifier):
+        raise ValueError("function qualifier %r is invalid: $LATEST, a version number or an alias name" % (qualifier,))
+    return FunctionRef(name, qualifier, base)
+
+
+def unqualified_function_arn(function_arn):
+    """``arn:...:function:name:qual`` -> ``arn:...:function:name``."""
+    arn = parse_arn(function_arn)
+    pieces = arn.resource.split(":")
+    return "arn:%s:lambda:%s:%s:function:%s" % (arn.partition, arn.region, arn.account_id, pieces[1])
+
+
+def qualify(function_arn, qualifier):
+    base = unqualified_function_arn(function_arn)
+    return base + ":" + qualifier if qualifier else base
+
+
+def same_function(arn_a, arn_b):
+    """Mappings made on ``$LATEST`` report the unqualified ARN; treat the two spellings as one function."""
+    def norm(arn):
+        return arn[: -len(":$LATEST")] if arn and arn.endswith(":$LATEST") else arn
+    return norm(arn_a) == norm(arn_b)

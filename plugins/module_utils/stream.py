@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Reading a table's stream settings and tags, and waiting for the table to settle."""
+
+from __future__ import annotations
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_state
+
+VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+
+
+def describe_table(client, table_name):
+    """DescribeTable's Table, or None when the table does not exist."""
+    try:
+        return client.describe_table(aws_retry=True, TableName=table_name)["Table"]
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+
+
+def stream_facts(table, table_name=None):
+    """The stream part of DescribeTable, in this collection's return shape (None values when disabled/missing).
+
+    After a stream is disabled DynamoDB still reports LatestStreamArn (the old stream stays readable for 24 h),
+    so "enabled" comes from StreamSpecification alone and a disabled stream reports no ARN.
+    """
+    table = table or {}
+    spec = table.get("StreamSpecification") or {}
+    enabled = bool(spec.get("StreamEnabled"))
+    return {
+        "table_name": table.get("TableName", table_name),
+        "table_arn": table.get("TableArn"),
+        "stream_enabled": enabled,
+        "stream_arn": table.get("LatestStreamArn") if enabled else None,
+        "stream_label": table.get("LatestStreamLabel") if enabled else None,
+        "view_type": spec.get("StreamViewType") if enabled else None,
+    }
+
+
+def wait_table_active(client, table_name, timeout):
+    """UpdateTable returns while the table is UPDATING and rejects the next change until ACTIVE (pitfall 6).
+
+    Returns the table (None if it disappeared while waiting).
+    """
+    return poll_state(lambda: describe_table(client, table_name), timeout,
+                      lambda t: t is None or t.get("TableStatus") == "ACTIVE",
+                      "table %s to be ACTIVE" % table_name, lambda t: (t or {}).get("TableStatus", "missing"))
+
+
+def wait_stream_enabled(streams_client, stream_arn, timeout):
+    """A new stream is ENABLING for a moment; wait so a trigger created next reads a live stream."""
+    def read():
+        return streams_client.describe_stream(aws_retry=True, StreamArn=stream_arn)["StreamDescription"]
+
+    return poll_state(read, timeout, lambda d: d.get("StreamStatus") in ("ENABLED", "DISABLED"),
+                      "stream %s to be ENABLED" % stream_arn, lambda d: (d or {}).get("StreamStatus"))
+
+
+def table_tags(client, table_arn):
+    """All tags of the table as a dict (ListTagsOfResource pages with NextToken and has no paginator)."""
+    tags, token = {}, None
+    while True:
+        kwargs = {"ResourceArn": table_arn}
+        if token:
+            kwargs["NextToken"] = token
+        page = client.list_tags_of_resource(aws_retry=True, **kwargs)
+        tags.update({t["Key"]: t["Value"] for t in page.get("Tags", [])})
+        token = page.get("NextToken")
+        if not token:
+            return tags
