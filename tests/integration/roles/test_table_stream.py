@@ -1,0 +1,124 @@
+"""The table_stream role through ansible-playbook against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PLAYBOOK = Path(__file__).parent / "playbooks" / "table_stream.yml"
+OWNER = "streamops.dynamodb_lambda"
+
+
+def play(run_playbook, extra_vars, *args):
+    """Run the playbook with the json callback; return (stats for localhost, reported facts, raw output)."""
+    proc = run_playbook(PLAYBOOK, extra_vars, *args, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    try:
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    stats = out["stats"].get("localhost", {})
+    facts, failures = None, []
+    for p in out["plays"]:
+        for task in p["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            if result.get("failed"):
+                failures.append(result.get("msg", ""))
+            if task["task"]["name"] == "Report the published facts":
+                facts = result.get("msg")
+    return stats, facts, failures
+
+
+def table(aws, name="users_post"):
+    try:
+        return aws("dynamodb").describe_table(TableName=name)["Table"]
+    except aws("dynamodb").exceptions.ResourceNotFoundException:
+        return None
+
+
+def tags(aws, name="users_post"):
+    ddb = aws("dynamodb")
+    arn = table(aws, name)["TableArn"]
+    return {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+
+
+def test_create_idempotent_then_absent_deletes_only_what_it_created(run_playbook, aws):
+    ev = {"table_stream_table_name": "users_post", "table_stream_create_table": True,
+          "table_stream_tags": {"team": "data"}}
+    checked, facts, _ = play(run_playbook, ev, "--check")
+    assert checked["failures"] == 0 and checked["changed"] >= 1, checked
+    assert table(aws) is None
+    assert facts["table_stream_stream_arn"].endswith("/stream/check-mode-placeholder")
+
+    first, facts, failures = play(run_playbook, ev)
+    assert first["failures"] == 0, failures
+    assert first["changed"] == 2, first  # table created, stream enabled
+    t = table(aws)
+    assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [k["AttributeName"] for k in t["KeySchema"]] == ["user_id", "post_id"]
+    assert t["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert facts == {"table_stream_stream_arn": t["LatestStreamArn"], "table_stream_table_arn": t["TableArn"]}
+    assert tags(aws) == {"team": "data", "streamops:managed-by": OWNER, "streamops:table-created-by": OWNER,
+                         "streamops:stream-enabled-by": OWNER}
+
+    second, facts2, _ = play(run_playbook, ev)
+    assert second["changed"] == 0 and second["failures"] == 0, second
+    assert facts2 == facts
+
+    gone, _, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    assert gone["failures"] == 0 and gone["changed"] == 1, failures
+    assert table(aws) is None
+    again, _, _ = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    assert again["changed"] == 0 and again["failures"] == 0
+
+
+def test_preexisting_table_and_stream_survive_absent(run_playbook, aws):
+    ddb = aws("dynamodb")
+    ddb.create_table(TableName="orders", BillingMode="PROVISIONED",
+                     ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    stream_arn = table(aws, "orders")["LatestStreamArn"]
+    ev = {"table_stream_table_name": "orders", "table_stream_create_table": True}
+
+    present, facts, failures = play(run_playbook, ev)
+    assert present["failures"] == 0 and present["changed"] == 0, failures
+    assert facts["table_stream_stream_arn"] == stream_arn
+    assert tags(aws, "orders") == {}  # an existing table is not re-tagged or re-billed
+    assert table(aws, "orders")["BillingModeSummary"]["BillingMode"] == "PROVISIONED" \
+        if "BillingModeSummary" in table(aws, "orders") else True
+
+    # Another view type would replace a stream other consumers read: refused, naming the variable.
+    refused, _, failures = play(run_playbook, {**ev, "table_stream_view_type": "KEYS_ONLY"})
+    assert refused["failures"] == 1 and "table_stream_view_type" in failures[0], failures
+    assert table(aws, "orders")["LatestStreamArn"] == stream_arn
+
+    absent, _, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    assert absent["failures"] == 0 and absent["changed"] == 0, failures
+    t = table(aws, "orders")
+    assert t["StreamSpecification"]["StreamEnabled"] is True and t["LatestStreamArn"] == stream_arn
+
+
+def test_stream_enabled_on_foreign_table_is_disabled_but_table_kept(run_playbook, aws):
+    aws("dynamodb").create_table(TableName="events", BillingMode="PAY_PER_REQUEST",
+                                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    ev = {"table_stream_table_name": "events", "table_stream_view_type": "KEYS_ONLY"}
+    present, _, failures = play(run_playbook, ev)
+    assert present["failures"] == 0 and present["changed"] == 1, failures
+    assert tags(aws, "events") == {"streamops:stream-enabled-by": OWNER}
+    absent, _, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    assert absent["failures"] == 0 and absent["changed"] == 1, failures
+    t = table(aws, "events")
+    assert t is not None and not t.get("StreamSpecification", {}).get("StreamEnabled")
+    assert tags(aws, "events") == {}
+
+
+def test_bad_input_fails_before_any_change(run_playbook, aws, sandbox):
+    sandbox.reset_stats()
+    missing, _, failures = play(run_playbook, {"table_stream_table_name": "nope_table"})
+    assert missing["failures"] == 1 and "table_stream_create_table" in failures[0], failures
+    bad_view, _, failures = play(run_playbook, {"table_stream_table_name": "users_post",
+                                                "table_stream_view_type": "ALL"})
+    assert bad_view["failures"] == 1 and "table_stream_view_type" in failures[0], failures
+    assert sandbox.stats()["writes"] == 0
