@@ -46,7 +46,7 @@ lint: $(STAMP)
 	@echo "linters: see issue 5"
 
 sanity: $(STAMP)
-	@echo "ansible-test sanity: see issue 5"
+	tools/sanity.sh
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
