@@ -100,20 +100,35 @@ def json_response(payload: Any, status: int = 200, content_type: str = "applicat
     return resp
 
 
-def aws_error(req: AwsRequest, code: str, message: str, status: int = 400) -> Response:
-    """An error in the wire format of *req*'s protocol (JSON for dynamodb/logs/sqs/lambda, XML for query APIs)."""
+def aws_error(req: AwsRequest, code: str, message: str, status: int = 400, *,
+              headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
+    """An error in the wire format of *req*'s protocol (JSON for dynamodb/logs/sqs/lambda, XML for query APIs).
+
+    *extra* adds fields to a JSON error body (Lambda's `Reason`, for instance); *headers* adds response headers
+    (`Retry-After`). Each format is the one botocore parses the error code from.
+    """
     if req.service in ("iam", "sns", "sts", "cloudformation"):
         xmlns = {"iam": "https://iam.amazonaws.com/doc/2010-05-08/", "sns": "http://sns.amazonaws.com/doc/2010-03-31/",
                  "sts": "https://sts.amazonaws.com/doc/2011-06-15/"}.get(req.service, "")
         body = (f'<ErrorResponse xmlns="{xmlns}"><Error><Type>Sender</Type><Code>{code}</Code>'
                 f"<Message>{_xml_escape(message)}</Message></Error><RequestId>sandbox</RequestId></ErrorResponse>")
-        return Response(body, status=status, content_type="text/xml")
+        resp = Response(body, status=status, content_type="text/xml")
+        for k, v in (headers or {}).items():
+            resp.headers[k] = v
+        return resp
     if req.service == "lambda":
-        return json_response({"Type": "User", "message": message}, status=status,
-                             content_type="application/json", headers={"x-amzn-ErrorType": code})
-    prefix = {"dynamodb": "com.amazonaws.dynamodb.v20120810#", "streams.dynamodb": "com.amazonaws.dynamodb.v20120810#"}
-    return json_response({"__type": prefix.get(req.service, "") + code, "message": message, "Message": message},
-                         status=status, headers={"x-amzn-ErrorType": code})
+        # rest-json: botocore takes the code from x-amzn-ErrorType; Lambda's body carries Type and message.
+        return json_response({"Type": "User", "message": message, **(extra or {})}, status=status,
+                             content_type="application/json", headers={"x-amzn-ErrorType": code, **(headers or {})})
+    prefix = {"dynamodb": "com.amazonaws.dynamodb.v20120810#", "streams.dynamodb": "com.amazonaws.dynamodb.v20120810#",
+              "sqs": "com.amazonaws.sqs#"}
+    content_type = "application/x-amz-json-1.1" if req.service == "logs" else "application/x-amz-json-1.0"
+    out_headers = {"x-amzn-ErrorType": code, **(headers or {})}
+    if req.service == "sqs":
+        # SQS speaks JSON but stays query-compatible: botocore prefers the code in x-amzn-query-error.
+        out_headers.setdefault("x-amzn-query-error", f"{code};Sender")
+    return json_response({"__type": prefix.get(req.service, "") + code, "message": message, **(extra or {})},
+                         status=status, content_type=content_type, headers=out_headers)
 
 
 def _xml_escape(text: str) -> str:
@@ -185,13 +200,18 @@ class SandboxApp:
             captured["status"], captured["headers"] = status, headers
             return lambda _data: None
 
-        chunks = self.moto(environ, capture)
         try:
-            data = b"".join(chunks)
-        finally:
-            if hasattr(chunks, "close"):
-                chunks.close()
-        resp = Response(data, status=captured["status"], headers=captured["headers"])
+            chunks = self.moto(environ, capture)
+            try:
+                data = b"".join(chunks)
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+            resp = Response(data, status=captured["status"], headers=captured["headers"])
+        except Exception as exc:  # noqa: BLE001 - moto raises plain exceptions for some invalid input
+            # After-hooks must still see the failure (to undo what an override prepared), and the caller gets the
+            # 500 a crash would have given, in the service's error format.
+            resp = aws_error(req, "InternalFailure", f"{type(exc).__name__}: {exc}", 500)
         for hook in self._after[(req.service, req.operation)]:
             resp = hook(req, resp) or resp
         return resp(environ, start_response)
