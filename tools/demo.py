@@ -1,0 +1,208 @@
+"""make demo: start the sandbox, run setup (with verify) and teardown against it, print what happened.
+
+    python -m tools.demo [--port 4566]
+
+The sandbox is stopped whatever happens. The summary lists what setup created and teardown removed (read back
+from the sandbox's APIs, not from Ansible's output), what the verify step saw (its report file), and wall times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+               "AWS_REGION": REGION}
+READY_TIMEOUT = 60.0
+
+
+class DemoError(Exception):
+    pass
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class Sandbox:
+    """`python -m sandbox` in a child process; its output goes to a log file once it is ready."""
+
+    def __init__(self, port: int, log_path: Path):
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> float:
+        started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(self.port)], cwd=ROOT,
+                                     env={**os.environ, **CREDENTIALS, "PYTHONUNBUFFERED": "1"},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        first: list[str] = []
+        got_line = threading.Event()
+
+        def drain() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.log_path, "w", encoding="utf-8") as log:
+                for line in self.proc.stdout:
+                    if not got_line.is_set():
+                        first.append(line)
+                        if "ready" in line or len(first) > 200:
+                            got_line.set()
+                    log.write(line)
+                    log.flush()
+            got_line.set()  # the process ended before saying ready
+
+        threading.Thread(target=drain, daemon=True).start()
+        if not got_line.wait(READY_TIMEOUT) or not first or "ready" not in first[-1]:
+            output = "".join(first[-20:]) or "(no output)"
+            self.stop()
+            raise DemoError(f"the sandbox did not become ready within {READY_TIMEOUT:.0f}s:\n{output}")
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
+def clients(url: str) -> dict[str, Any]:
+    import boto3
+
+    return {name: boto3.client(name, endpoint_url=url, region_name=REGION, aws_access_key_id="testing",
+                               aws_secret_access_key="testing")
+            for name in ("dynamodb", "lambda", "iam", "logs")}
+
+
+def inventory(url: str) -> set[str]:
+    """Everything the pipeline could have created, one readable line each."""
+    c = clients(url)
+    found: set[str] = set()
+    for name in c["dynamodb"].list_tables()["TableNames"]:
+        found.add(f"DynamoDB table {name}")
+        spec = c["dynamodb"].describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+        if spec.get("StreamEnabled"):
+            found.add(f"DynamoDB stream on {name} ({spec.get('StreamViewType')})")
+    for fn in c["lambda"].list_functions()["Functions"]:
+        found.add(f"Lambda function {fn['FunctionName']} ({fn['Runtime']})")
+    for mapping in c["lambda"].list_event_source_mappings()["EventSourceMappings"]:
+        table = mapping["EventSourceArn"].split(":table/")[-1].split("/stream/")[0]
+        function = mapping["FunctionArn"].rsplit(":", 1)[-1]
+        found.add(f"trigger {table} -> {function} (batch {mapping.get('BatchSize')}, "
+                  f"{mapping.get('StartingPosition')}, {mapping.get('State')})")
+    for role in c["iam"].list_roles()["Roles"]:
+        name = role["RoleName"]
+        found.add(f"IAM role {name}")
+        for policy in c["iam"].list_role_policies(RoleName=name)["PolicyNames"]:
+            found.add(f"IAM inline policy {name}/{policy}")
+        for policy in c["iam"].list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            found.add(f"IAM managed policy {policy['PolicyName']} attached to {name}")
+    for group in c["logs"].describe_log_groups()["logGroups"]:
+        retention = group.get("retentionInDays")
+        found.add(f"log group {group['logGroupName']}" + (f" ({retention} days)" if retention else ""))
+    return found
+
+
+def run_playbook(name: str, url: str, extra: dict[str, Any]) -> tuple[int, float]:
+    extra_vars = {"streamops_endpoint_url": url, "streamops_region": REGION, **extra}
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), f"playbooks/{name}", "-e", json.dumps(extra_vars)]
+    env = {**os.environ, **CREDENTIALS, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    print(f"\n=== ansible-playbook playbooks/{name} (endpoint {url}) ===", flush=True)
+    started = time.monotonic()
+    code = subprocess.call(cmd, cwd=ROOT, env=env)
+    return code, time.monotonic() - started
+
+
+def _lines(title: str, items: set[str] | list[str]) -> list[str]:
+    body = [f"    {item}" for item in sorted(items)] or ["    (nothing)"]
+    return [f"  {title}:", *body]
+
+
+def summary(created: set[str], removed: set[str], left: set[str], reports: list[dict[str, Any]],
+            times: dict[str, float], codes: dict[str, int]) -> str:
+    out = ["", "=" * 78, "streamops.dynamodb_lambda demo summary", "=" * 78]
+    out += _lines("setup created", created)
+    out.append("  verify saw:")
+    if not reports:
+        out.append("    (no verify report: verify did not get as far as reading the log)")
+    for report in reports:
+        verdict = "passed" if report.get("passed") else "FAILED"
+        out.append(f"    pipeline {report.get('pipeline')} ({report.get('view_type')}): {verdict} after "
+                   f"{report.get('attempts')} probe(s) in {report.get('seconds')}s; probe key "
+                   f"{json.dumps(report.get('probe_key'))}")
+        out.append("      " + "%-7s %-10s %-10s %s" % ("event", "old_image", "new_image", "result"))
+        for row in report.get("records", []):
+            old = (row.get("old_image") or {}).get("streamops_probe", "-") if row.get("old_image") else "-"
+            new = (row.get("new_image") or {}).get("streamops_probe", "-") if row.get("new_image") else "-"
+            result = "ok" if row.get("ok") else f"WRONG: {row.get('problem')}"
+            out.append("      " + "%-7s %-10s %-10s %s" % (row.get("event"), old, new, result))
+    out += _lines("teardown removed", removed)
+    if left:
+        out += _lines("LEFT BEHIND after teardown", left)
+    out.append("  wall times: " + ", ".join(f"{k} {v:.1f}s" for k, v in times.items()))
+    out.append("  result: " + ", ".join(f"{k} {'ok' if v == 0 else f'failed (exit {v})'}" for k, v in codes.items()))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=4566, help="sandbox port (default 4566)")
+    args = parser.parse_args(argv)
+    if not port_is_free(args.port):
+        print(f"demo: port {args.port} on 127.0.0.1 is already in use (another sandbox or LocalStack?). "
+              f"Stop it, or pick another port: make demo SANDBOX_PORT=4570", file=sys.stderr)
+        return 2
+
+    total_started = time.monotonic()
+    times: dict[str, float] = {}
+    codes: dict[str, int] = {}
+    sandbox = Sandbox(args.port, ROOT / "tests" / "output" / "demo-sandbox.log")
+    try:
+        times["sandbox start"] = sandbox.start()
+        print(f"sandbox ready on {sandbox.url} in {times['sandbox start']:.1f}s (log: {sandbox.log_path})")
+        before = inventory(sandbox.url)
+        with tempfile.TemporaryDirectory(prefix="streamops-demo-") as report_dir:
+            codes["setup"], times["setup + verify"] = run_playbook(
+                "setup.yml", sandbox.url, {"streamops_verify_report_dir": report_dir})
+            reports = [json.loads(p.read_text()) for p in sorted(Path(report_dir).glob("*.json"))]
+        after_setup = inventory(sandbox.url)
+        codes["teardown"], times["teardown"] = run_playbook("teardown.yml", sandbox.url, {})
+        after_teardown = inventory(sandbox.url)
+    except DemoError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        sandbox.stop()
+    times["total"] = time.monotonic() - total_started
+    print(summary(after_setup - before, after_setup - after_teardown, after_teardown - before, reports, times, codes))
+    failed = any(codes.values()) or not reports or not all(r.get("passed") for r in reports) \
+        or bool(after_teardown - before)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
