@@ -1,0 +1,130 @@
+"""The execution_role role through ansible-playbook against the sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+
+PLAYBOOK = Path(__file__).parent / "playbooks" / "execution_role.yml"
+STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/users_post/stream/2024-01-01T00:00:00.000"
+QUEUE = "arn:aws:sqs:us-east-1:123456789012:failed-batches"
+LOGS = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/fn"
+BASE = {"execution_role_name": "fn-role", "execution_role_stream_arn": STREAM, "execution_role_function_name": "fn"}
+
+
+def play(run_playbook, extra_vars, *args):
+    """Run the playbook with the json callback; return (stats for localhost, reported facts, failure messages)."""
+    proc = run_playbook(PLAYBOOK, extra_vars, *args, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
+    try:
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    facts, failures = None, []
+    for p in out["plays"]:
+        for task in p["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            if result.get("failed"):
+                failures.append(result.get("msg", ""))
+            if task["task"]["name"] == "Report the published facts":
+                facts = result.get("msg")
+    return out["stats"].get("localhost", {}), facts, failures
+
+
+def inline_policy(iam, role="fn-role", name="streamops-stream-function"):
+    doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return json.loads(unquote(doc)) if isinstance(doc, str) else doc
+
+
+def statements(doc):
+    return {s["Sid"]: s for s in doc["Statement"]}
+
+
+def attached(iam, role="fn-role"):
+    return sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
+
+
+def test_least_privilege_role_idempotent_opt_in_and_absent(run_playbook, aws):
+    iam = aws("iam")
+    checked, facts, failures = play(run_playbook, BASE, "--check")
+    assert checked["failures"] == 0 and checked["changed"] == 1, failures
+    assert facts["execution_role_arn"] == "arn:aws:iam::123456789012:role/fn-role"
+    assert iam.list_roles()["Roles"] == []
+
+    first, facts, failures = play(run_playbook, {**BASE, "execution_role_on_failure_destination": QUEUE})
+    assert first["failures"] == 0 and first["changed"] == 2, failures
+    role = iam.get_role(RoleName="fn-role")["Role"]
+    assert facts["execution_role_arn"] == role["Arn"]
+    trust = role["AssumeRolePolicyDocument"]
+    trust = json.loads(unquote(trust)) if isinstance(trust, str) else trust
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert {t["Key"]: t["Value"] for t in role["Tags"]} == {"streamops:managed-by": "streamops.dynamodb_lambda"}
+    assert attached(iam) == []
+    sts = statements(inline_policy(iam))
+    assert sts["ReadThisStream"]["Resource"] == STREAM
+    assert sorted(sts["ReadThisStream"]["Action"]) == ["dynamodb:DescribeStream", "dynamodb:GetRecords",
+                                                       "dynamodb:GetShardIterator"]
+    assert sts["WriteThisFunctionsLogs"]["Resource"] == LOGS + ":*"
+    assert sts["CreateThisFunctionsLogGroup"]["Resource"] == [LOGS, LOGS + ":*"]
+    assert sts["SendFailedBatchesToTheOnFailureDestination"] == {
+        "Sid": "SendFailedBatchesToTheOnFailureDestination", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+        "Resource": QUEUE}
+    # The only wildcard is the one action IAM cannot scope.
+    wildcard = [s for s in sts.values() if s["Resource"] == "*"]
+    assert [s["Action"] for s in wildcard] == [["dynamodb:ListStreams"]]
+
+    second, _, _ = play(run_playbook, {**BASE, "execution_role_on_failure_destination": QUEUE})
+    assert second["changed"] == 0 and second["failures"] == 0, second
+
+    # A new stream (view type change) moves the policy with it; the destination statement goes when unset.
+    new_stream = STREAM.replace("2024-01-01", "2024-02-02")
+    moved, _, failures = play(run_playbook, {**BASE, "execution_role_stream_arn": new_stream})
+    assert moved["failures"] == 0 and moved["changed"] == 1, failures
+    assert statements(inline_policy(iam))["ReadThisStream"]["Resource"] == new_stream
+    assert "SendFailedBatchesToTheOnFailureDestination" not in statements(inline_policy(iam))
+
+    gone, facts, failures = play(run_playbook, {**BASE, "execution_role_state": "absent"})
+    assert gone["failures"] == 0 and gone["changed"] == 1, failures
+    assert iam.list_roles()["Roles"] == []
+    assert facts["execution_role_arn"] is None
+
+
+def test_absent_leaves_an_unmanaged_role_alone(run_playbook, aws):
+    iam = aws("iam")
+    iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    gone, _, failures = play(run_playbook, {"execution_role_name": "fn-role", "execution_role_state": "absent"})
+    assert gone["failures"] == 0 and gone["changed"] == 0, failures
+    assert iam.get_role(RoleName="fn-role")["Role"]["RoleName"] == "fn-role"
+
+
+def test_bad_input_fails_before_any_change(run_playbook, aws, sandbox):
+    sandbox.reset_stats()
+    bad, _, failures = play(run_playbook, {**BASE, "execution_role_stream_arn": "arn:aws:dynamodb:us-east-1:1:table/x"})
+    assert bad["failures"] == 1 and "execution_role_stream_arn" in failures[0], failures
+    bad, _, failures = play(run_playbook, {**BASE, "execution_role_on_failure_destination": "arn:aws:s3:::bucket"})
+    assert bad["failures"] == 1 and "execution_role_on_failure_destination" in failures[0], failures
+    missing, _, failures = play(run_playbook, {"execution_role_name": "fn-role"})
+    assert missing["failures"] == 1 and "execution_role_stream_arn" in failures[0], failures
+    assert sandbox.stats()["writes"] == 0
+    assert aws("iam").list_roles()["Roles"] == []
+
+
+WALKTHROUGH = ["arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess",
+               "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"]
+
+
+def test_walkthrough_managed_policies_are_opt_in_and_opt_out(run_playbook, aws):
+    iam = aws("iam")
+    try:
+        for arn in WALKTHROUGH:
+            iam.get_policy(PolicyArn=arn)
+    except iam.exceptions.NoSuchEntityException:
+        pytest.skip("the sandbox does not load AWS managed policies (moto: MOTO_IAM_LOAD_MANAGED_POLICIES=true)")
+    opt_in, _, failures = play(run_playbook, {**BASE, "execution_role_managed_policies": True})
+    assert opt_in["failures"] == 0, failures
+    assert attached(iam) == WALKTHROUGH
+    opt_out, _, failures = play(run_playbook, BASE)
+    assert opt_out["failures"] == 0 and opt_out["changed"] == 1, failures
+    assert attached(iam) == []
