@@ -13,9 +13,10 @@ short_description: Put or delete one DynamoDB item given as plain YAML values
 description:
   - Writes one item to a DynamoDB table (O(state=present)) or deletes it (O(state=absent)).
   - Values are plain YAML; strings, numbers, booleans, null, lists and mappings map to DynamoDB's S, N, BOOL, NULL,
-    L and M types. Sets and binary have no YAML spelling, so they are written as single-key mappings
-    C({"$ss": [...]}), C({"$ns": [...]}), C({"$bs": [base64, ...]}) and C({"$b": base64}); C({"$n": "..."}) writes
-    a number with more precision than a YAML float holds.
+    L and M types.
+  - 'Sets and binary have no YAML spelling, so they are written as single-key mappings C({"$ss": [...]}),
+    C({"$ns": [...]}), C({"$bs": [base64, ...]}) and C({"$b": base64}); C({"$n": "..."}) writes a number with
+    more precision than a YAML float holds.'
   - The item's key is taken from O(item) using the table's key schema (read with DescribeTable), so a missing key
     attribute or a key of the wrong type fails before anything is written.
   - Idempotent. The current item is read with a strongly consistent GetItem first; nothing is written when it
