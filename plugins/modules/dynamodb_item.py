@@ -130,6 +130,7 @@ table_name:
   sample: users_post
 """
 
+import copy
 import re
 
 try:
@@ -329,17 +330,19 @@ def ensure_item(client, prepared, check_mode):
     }
 
 
+ARGUMENT_SPEC = dict(
+    table_name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    item=dict(type="dict"),
+    key=dict(type="dict", no_log=False),
+    condition_expression=dict(type="str"),
+    expression_attribute_names=dict(type="dict"),
+    expression_attribute_values=dict(type="dict"),
+)
+
+
 def main():
-    argument_spec = dict(
-        table_name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        item=dict(type="dict"),
-        key=dict(type="dict", no_log=False),
-        condition_expression=dict(type="str"),
-        expression_attribute_names=dict(type="dict"),
-        expression_attribute_values=dict(type="dict"),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=copy.deepcopy(ARGUMENT_SPEC), supports_check_mode=True)
 
     try:
         prepared = validate_params(module.params)

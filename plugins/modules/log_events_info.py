@@ -114,6 +114,8 @@ events:
   returned: always
   type: list
   elements: dict
+  sample: [{"timestamp": 1714564800123, "message": "{\"eventName\": \"INSERT\"}", "json": {"eventName": "INSERT"},
+            "log_stream_name": "2024/05/01/[$LATEST]0123abcd", "event_id": "3750289349823749", "ingestion_time": 1714564800456}]
   contains:
     timestamp:
       description: When the event happened, epoch milliseconds.
@@ -184,6 +186,7 @@ end_time:
   sample: 1714564800000
 """
 
+import copy
 import json
 import re
 import time
@@ -385,20 +388,22 @@ def collect(client, query, sleep=time.sleep, clock=time.monotonic):
         return dict(e.last, timed_out=True)
 
 
+ARGUMENT_SPEC = dict(
+    log_group_name=dict(type="str", required=True),
+    since=dict(type="str"),
+    until=dict(type="str"),
+    filter_pattern=dict(type="str"),
+    log_stream_name_prefix=dict(type="str"),
+    max_events=dict(type="int", default=10000),
+    min_events=dict(type="int"),
+    contains=dict(type="list", elements="str"),
+    wait_timeout=dict(type="int", default=60),
+    fail_on_timeout=dict(type="bool", default=True),
+)
+
+
 def main():
-    argument_spec = dict(
-        log_group_name=dict(type="str", required=True),
-        since=dict(type="str"),
-        until=dict(type="str"),
-        filter_pattern=dict(type="str"),
-        log_stream_name_prefix=dict(type="str"),
-        max_events=dict(type="int", default=10000),
-        min_events=dict(type="int"),
-        contains=dict(type="list", elements="str"),
-        wait_timeout=dict(type="int", default=60),
-        fail_on_timeout=dict(type="bool", default=True),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=copy.deepcopy(ARGUMENT_SPEC), supports_check_mode=True)
 
     try:
         query = validate_params(module.params)
