@@ -50,7 +50,8 @@ class _Faults:
         self.app: SandboxApp | None = None
         self.rng = random.Random()
         self.rng_seed: object = object()  # the seed self.rng was built from; a sentinel forces the first build
-        self.role_changes: dict[tuple[str, str], float] = {}
+        # (account, role name) -> monotonic time the role's propagation window closes
+        self.role_windows: dict[tuple[str, str], float] = {}
 
     def draw(self, seed: int | None) -> float:
         with self.lock:
@@ -61,7 +62,7 @@ class _Faults:
     def reset(self) -> None:
         with self.lock:
             self.rng_seed = object()
-            self.role_changes.clear()
+            self.role_windows.clear()
 
 
 _FAULTS = _Faults()
@@ -73,16 +74,14 @@ def _role_name(role_arn_or_name: str) -> str:
 
 
 def role_recently_changed(account_id: str, role_arn: str) -> bool:
-    """True while the IAM propagation window (knob `iam_propagation_delay`) of this role is open."""
-    app = _FAULTS.app
-    if app is None:
-        return False
-    delay = app.config.iam_propagation_delay
-    if delay <= 0:
-        return False
+    """True while the IAM propagation window of this role is open.
+
+    The window is `iam_propagation_delay` seconds (the value in force when the role changed) from the last
+    change to the role or its policies; changing the knob later does not reopen or shorten past windows.
+    """
     with _FAULTS.lock:
-        changed = _FAULTS.role_changes.get((account_id, _role_name(role_arn)))
-    return changed is not None and time.monotonic() - changed < delay
+        closes = _FAULTS.role_windows.get((account_id, _role_name(role_arn)))
+    return closes is not None and time.monotonic() < closes
 
 
 def _throttle(req: AwsRequest) -> Response | None:
@@ -96,12 +95,14 @@ def _throttle(req: AwsRequest) -> Response | None:
 
 
 def _record_role_change(req: AwsRequest, resp: Response) -> None:
-    if resp.status_code != 200:
+    assert _FAULTS.app is not None
+    delay = _FAULTS.app.config.iam_propagation_delay
+    if resp.status_code != 200 or delay <= 0:
         return
     name = req.form().get("RoleName") or req.query.get("RoleName")
     if name:
         with _FAULTS.lock:
-            _FAULTS.role_changes[(req.account_id, name)] = time.monotonic()
+            _FAULTS.role_windows[(req.account_id, name)] = time.monotonic() + delay
 
 
 def _role_of_request(req: AwsRequest) -> str | None:
