@@ -179,3 +179,17 @@ def test_numeric_hash_key(run_module, aws):
     assert result["changed"] is True and result["key"] == {"id": 7}
     wrong = run_module("dynamodb_item", table_name="counters", item={"id": "7"})
     assert wrong["failed"] is True and "item.id must be a number (N)" in wrong["msg"]
+
+
+def test_survives_throttling(run_module, ddb, sandbox):
+    sandbox.configure(throttle=0.3, seed=7)
+    sandbox.reset_stats()
+    first = run_module("dynamodb_item", table_name=TABLE, item=ITEM)
+    second = run_module("dynamodb_item", table_name=TABLE, item=ITEM)
+    sandbox.configure(throttle=0)
+    assert not first.get("failed") and not second.get("failed"), (first, second)
+    assert first["changed"] is True and second["changed"] is False
+    calls = sandbox.stats()["calls"]
+    # Two runs need 5 calls (2 DescribeTable, 2 GetItem, 1 PutItem); more means throttled calls were retried.
+    assert sum(v for k, v in calls.items() if k.startswith("dynamodb:")) > 5
+    assert stored(ddb)["title"] == {"S": "hello"}

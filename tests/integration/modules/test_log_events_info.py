@@ -188,3 +188,13 @@ def test_timeout_without_failing(run_module, seeded):
     assert not result.get("failed"), result
     assert result["timed_out"] is True and result["matched"] is False and result["missing"] == ["nope"]
     assert result["event_count"] == 5
+
+
+def test_survives_throttling(run_module, seeded, sandbox):
+    sandbox.configure(throttle=0.5, seed=11)
+    sandbox.reset_stats()
+    result = run_module("log_events_info", log_group_name=GROUP, min_events=5, wait_timeout=30)
+    sandbox.configure(throttle=0)
+    assert not result.get("failed"), result
+    assert result["event_count"] == 5
+    assert sandbox.stats()["calls"]["logs:FilterLogEvents"] > 1
