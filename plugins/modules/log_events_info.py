@@ -50,6 +50,8 @@ options:
   max_events:
     description:
       - At most this many events are returned (the earliest ones); RV(truncated) says whether more existed.
+      - O(min_events) and O(contains) are checked against the returned events only, so keep the window narrow
+        (O(since), O(filter_pattern)) when a busy group holds more than this.
     type: int
     default: 10000
   min_events:
