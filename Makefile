@@ -43,7 +43,7 @@ test-molecule: $(STAMP)
 	@echo "molecule scenarios: see extensions/molecule"
 
 lint: $(STAMP)
-	@echo "linters: see issue 5"
+	tools/lint.sh
 
 sanity: $(STAMP)
 	tools/sanity.sh

@@ -7,6 +7,8 @@
 # recurse, so it is left out.
 #
 # Usage: tools/sanity.sh [extra ansible-test arguments, e.g. --test pylint]
+#        tools/sanity.sh --prepare-only   lay out the copy (with amazon/community beside it), print its path, stop
+#                                         (tools/lint.sh uses it; BUILD_DIR picks another place than build/sanity)
 # SANITY_TREE=head   check the last commit (what CI sees) instead of the working tree (tracked + untracked,
 #                    not ignored files: what a developer is about to commit).
 set -euo pipefail
@@ -16,7 +18,7 @@ BIN="${ROOT}/.venv/bin"
 PYTHON_VERSION=3.11
 NAMESPACE=streamops
 NAME=dynamodb_lambda
-BUILD="${ROOT}/build/sanity"
+BUILD="${BUILD_DIR:-${ROOT}/build/sanity}"
 DEST="${BUILD}/ansible_collections/${NAMESPACE}/${NAME}"
 
 rm -rf "${BUILD}"
@@ -38,14 +40,16 @@ git -c init.defaultBranch=main init -q "${DEST}"
 
 # ansible-test resolves the collection's dependencies (amazon.aws for module_utils imports in the import and
 # validate-modules tests) from the same ansible_collections tree; the pinned ansible package provides them.
-SITE_COLLECTIONS="$("${BIN}/python" -c 'import ansible_collections, os; print(os.path.dirname(ansible_collections.__file__))' 2>/dev/null || true)"
-if [[ -z "${SITE_COLLECTIONS}" || ! -d "${SITE_COLLECTIONS}/amazon/aws" ]]; then
-    # ansible_collections is a namespace package, so __file__ is None; fall back to the search path.
-    SITE_COLLECTIONS="$("${BIN}/python" -c 'import ansible_collections; print(list(ansible_collections.__path__)[0])')"
-fi
+# ansible_collections is a namespace package: its first search path entry is the ansible package's bundle.
+SITE_COLLECTIONS="$("${BIN}/python" -c 'import ansible_collections; print(list(ansible_collections.__path__)[0])')"
 for dep in amazon community; do
+    [[ -d "${SITE_COLLECTIONS}/${dep}" ]] || { echo "sanity: ${dep} collections not found in ${SITE_COLLECTIONS}" >&2; exit 1; }
     ln -s "${SITE_COLLECTIONS}/${dep}" "${BUILD}/ansible_collections/${dep}"
 done
+if [[ "${1:-}" == --prepare-only ]]; then
+    echo "${DEST}"
+    exit 0
+fi
 
 # Tests left out, each with its reason:
 #   - none: every test that applies to a collection runs. Tests that would need other Pythons are limited by
