@@ -1,0 +1,111 @@
+"""Run one measured thing (a playbook or a Python callable) against the sandbox and collect time + call counts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sandbox_proc import CREDENTIALS, ROOT, SandboxProcess
+
+BENCH = ROOT / "bench"
+OUTPUT = BENCH / "output"
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+
+@dataclass
+class Sample:
+    """One measured run."""
+
+    name: str
+    seconds: float
+    calls: dict[str, int] = field(default_factory=dict)
+    total: int = 0
+    writes: int = 0
+    write_calls: dict[str, int] = field(default_factory=dict)
+    ok: bool = True
+    error: str = ""
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "seconds": self.seconds, "calls": self.calls, "total": self.total,
+                "writes": self.writes, "write_calls": self.write_calls, "ok": self.ok, "error": self.error,
+                "extra": self.extra}
+
+
+class PlaybookFailed(RuntimeError):
+    pass
+
+
+def _counted(sandbox: SandboxProcess, name: str, fn: Callable[[], Any]) -> tuple[Sample, Any]:
+    sandbox.reset_stats()
+    started = time.monotonic()
+    try:
+        value = fn()
+        ok, error = True, ""
+    except Exception as exc:  # the report shows a failed run rather than losing the whole benchmark
+        value, ok, error = None, False, f"{type(exc).__name__}: {exc}"
+    seconds = time.monotonic() - started
+    stats = sandbox.stats()
+    sample = Sample(name=name, seconds=seconds, calls=stats.get("calls", {}), total=stats.get("total", 0),
+                    writes=stats.get("writes", 0), write_calls=stats.get("write_calls", {}), ok=ok, error=error)
+    return sample, value
+
+
+def measure(sandbox: SandboxProcess, name: str, fn: Callable[[], Any]) -> Sample:
+    sample, value = _counted(sandbox, name, fn)
+    if isinstance(value, dict):
+        sample.extra.update(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        sample.extra["value"] = value
+    return sample
+
+
+def ansible_env(timeline: Path | None = None) -> dict[str, str]:
+    env = {**os.environ, **CREDENTIALS, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
+    if timeline is not None:
+        env["ANSIBLE_CALLBACK_PLUGINS"] = str(BENCH / "callback_plugins")
+        env["ANSIBLE_CALLBACKS_ENABLED"] = "bench_timeline"
+        env["BENCH_TIMELINE"] = str(timeline)
+    return env
+
+
+def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars: dict[str, Any],
+                 *args: str, timeout: float = 900) -> Sample:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    slug = name.replace(" ", "_").replace("/", "_")
+    timeline = OUTPUT / f"{slug}.timeline.jsonl"
+    log = OUTPUT / f"{slug}.log"
+    timeline.unlink(missing_ok=True)
+    cmd = [str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(extra_vars), *args]
+
+    def run() -> None:
+        proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(timeline), capture_output=True, text=True,
+                              timeout=timeout)
+        log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}", encoding="utf-8")
+        if proc.returncode != 0:
+            raise PlaybookFailed(f"{playbook.name} exited {proc.returncode}; see {log.relative_to(ROOT)}: "
+                                 f"{_last_failure(proc.stdout)}")
+
+    sample, _ = _counted(sandbox, name, run)
+    sample.timeline = read_timeline(timeline)
+    return sample
+
+
+def _last_failure(stdout: str) -> str:
+    lines = [ln for ln in stdout.splitlines() if "FAILED" in ln or "fatal:" in ln or "ERROR" in ln]
+    return (lines[-1] if lines else stdout.strip().splitlines()[-1] if stdout.strip() else "")[:300]
+
+
+def read_timeline(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
