@@ -147,6 +147,7 @@ class SandboxApp:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.config = config or SandboxConfig()
+        self.url: str | None = None  # set by SandboxServer.start(); what a Lambda handler uses to call back in
         self.moto = DomainDispatcherApplication(create_backend_app)
         self._overrides: dict[tuple[str, str], list[Override]] = collections.defaultdict(list)
         self._after: dict[tuple[str, str], list[After]] = collections.defaultdict(list)
@@ -174,7 +175,7 @@ class SandboxApp:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/"):
             return self._admin(Request(environ))(environ, start_response)
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0) or -1) if _has_body(environ) else b""
+        body = _read_body(environ)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         req = self.identify(environ, body)
@@ -288,5 +289,11 @@ class SandboxApp:
             self.calls.clear()
 
 
-def _has_body(environ: dict[str, Any]) -> bool:
-    return bool(environ.get("CONTENT_LENGTH")) or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+def _read_body(environ: dict[str, Any]) -> bytes:
+    # Content-Length: 0 must read nothing: read(-1) would wait for the client to close the connection.
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return environ["wsgi.input"].read(int(length)) if int(length) > 0 else b""
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        return environ["wsgi.input"].read()
+    return b""

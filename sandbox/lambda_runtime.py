@@ -90,6 +90,7 @@ class _Runtime:
             lock = self.unpack_locks.setdefault(sha_hex, threading.Lock())
         with lock:
             if not target.is_dir():
+                self.cache_dir.mkdir(parents=True, exist_ok=True)
                 staging = Path(tempfile.mkdtemp(prefix=f".{sha_hex[:12]}-", dir=self.cache_dir))
                 with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as archive:
                     archive.extractall(staging)
@@ -148,6 +149,8 @@ def _resolve(account_id: str, region: str, function: str, qualifier: str | None)
 
 
 def _endpoint_url() -> str:
+    if _APP is not None and _APP.url:
+        return _APP.url
     return os.environ.get("SANDBOX_ENDPOINT_URL", "http://127.0.0.1:4566")
 
 
@@ -221,10 +224,13 @@ def invoke(account_id: str, region: str, function: str, payload: bytes, qualifie
         return _error_result(request_id, "Runtime.InvalidRuntime",
                              f"The sandbox runs Python functions only; runtime {fn.run_time!r} is not supported",
                              started, version)
-    invoked_arn = fn.function_arn
+    # The ARN the caller used: unqualified, or with the version/alias it named (moto's version copies carry
+    # their version in function_arn already, so rebuild it from the unqualified part).
+    prefix, _, rest = fn.function_arn.partition(":function:")
+    invoked_arn = f"{prefix}:function:{rest.split(':', 1)[0]}"
     qualified = qualifier or (function.rsplit(":", 1)[1] if ":" in function.split(":function:")[-1] else None)
     if qualified:
-        invoked_arn = f"{fn.function_arn.split(':$LATEST')[0]}:{qualified}"
+        invoked_arn = f"{invoked_arn}:{qualified}"
     with _RUNTIME.slots:
         return _run(account_id, region, fn, payload, request_id, version, invoked_arn)
 

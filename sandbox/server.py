@@ -62,6 +62,7 @@ class SandboxServer:
         self._server = make_server(self.host, self.port, self.app, threaded=True,
                                    request_handler=_QuietRequestHandler)
         self.port = self._server.server_address[1]
+        self.app.url = self.url
         os.environ["SANDBOX_ENDPOINT_URL"] = self.url
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
         self._thread.start()
