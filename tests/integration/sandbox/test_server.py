@@ -1,0 +1,126 @@
+"""Starting and stopping the sandbox, and the in-process `invoke()` API the stream poller uses."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _start(*args: str) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    ready = proc.stdout.readline()
+    return proc, ready
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_starts_with_one_ready_line_and_exits_cleanly_on_signal(sig):
+    proc, ready = _start("--throttle", "0.25")
+    try:
+        assert ready.startswith("sandbox ready on http://127.0.0.1:"), ready
+        assert "'throttle': 0.25" in ready
+        url = ready.split()[3]
+        with urllib.request.urlopen(url + "/_sandbox/health", timeout=10) as resp:
+            assert json.loads(resp.read()) == {"status": "ok"}
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert out.strip().splitlines()[-1] == "sandbox stopped"
+
+
+def test_request_lines_are_not_logged():
+    """Per-request access lines are quiet (server errors would still be logged)."""
+    import boto3
+
+    proc, ready = _start()
+    try:
+        url = ready.split()[3]
+        urllib.request.urlopen(url + "/_sandbox/health", timeout=10).read()
+        boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").list_tables()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert ready.startswith("sandbox ready")
+    assert out.strip().splitlines() == ["sandbox stopped"]
+
+
+def test_invalid_knob_is_refused_at_start():
+    proc = subprocess.run([sys.executable, "-m", "sandbox", "--throttle", "2"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "throttle" in proc.stderr
+
+
+@pytest.fixture
+def in_process_sandbox():
+    """A second sandbox inside the test process, so `sandbox.lambda_runtime.invoke` can be called directly."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from sandbox.server import SandboxServer
+
+    saved = os.environ.get("SANDBOX_ENDPOINT_URL")
+    server = SandboxServer("127.0.0.1", 0).start()
+    try:
+        yield server
+    finally:
+        server.app.reset()
+        server.stop()
+        if saved is None:
+            os.environ.pop("SANDBOX_ENDPOINT_URL", None)
+        else:
+            os.environ["SANDBOX_ENDPOINT_URL"] = saved
+
+
+def test_invoke_api_for_the_stream_poller(in_process_sandbox):
+    import boto3
+
+    from sandbox import lambda_runtime
+
+    url = in_process_sandbox.url
+    client = lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1",  # noqa: E731
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    role = client("iam").create_role(RoleName="poller-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("handler.py", "def main(event, context):\n"
+                                       "    if event.get('fail'):\n        raise RuntimeError('no')\n"
+                                       "    return {'records': len(event['Records']), 'arn': context.invoked_function_arn}\n")
+    function_arn = client("lambda").create_function(FunctionName="consumer", Runtime="python3.11", Role=role,
+                                                    Handler="handler.main",
+                                                    Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+
+    result = lambda_runtime.invoke("123456789012", "us-east-1", function_arn, json.dumps({"Records": [1, 2]}).encode())
+    assert isinstance(result, lambda_runtime.InvokeResult)
+    assert (result.status_code, result.function_error) == (200, None)
+    assert json.loads(result.payload) == {"records": 2, "arn": function_arn}
+    assert result.duration_ms > 0 and len(result.request_id) == 36
+
+    failed = lambda_runtime.invoke("123456789012", "us-east-1", "consumer", b'{"fail": true, "Records": []}')
+    assert failed.function_error == "Unhandled"
+    assert json.loads(failed.payload)["errorType"] == "RuntimeError"
+    events = client("logs").filter_log_events(logGroupName="/aws/lambda/consumer")["events"]
+    assert sum(e["message"].startswith("REPORT RequestId: ") for e in events) == 2
+
+    with pytest.raises(lambda_runtime.FunctionNotFound):
+        lambda_runtime.invoke("123456789012", "us-east-1", "missing", b"{}")
+    with pytest.raises(lambda_runtime.InvalidRequestContent):
+        lambda_runtime.invoke("123456789012", "us-east-1", "consumer", b"not json")
