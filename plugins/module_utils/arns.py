@@ -64,6 +64,15 @@ def parse_stream_arn(text):
     return arn, match.group(1), match.group(2)
 
 
+def table_arn_beside(arn_text, table_name):
+    """The ARN table *table_name* has (or would have) in the partition, region and account of *arn_text*.
+
+    Mappings can outlive their table; this names the table so they can still be found by its stream ARNs.
+    """
+    arn = parse_arn(arn_text)
+    return "arn:%s:dynamodb:%s:%s:table/%s" % (arn.partition, arn.region, arn.account_id, table_name)
+
+
 def table_arn_of_stream(stream_arn):
     return stream_arn.split("/stream/", 1)[0]
 

@@ -1,0 +1,341 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Event source mappings from a DynamoDB stream to a Lambda function: validation, normalisation, comparison,
+and the AWS calls with the waits and retries they need (SPEC.md section 3).
+
+Settings are handled in one shape, keyed by the stream_trigger option names, so the desired state (from module
+options) and the current state (from GetEventSourceMapping) compare field by field with AWS defaults filled in.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import is_stream_of_table
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_arn
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_function_ref
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_stream_arn
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import qualify
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import require_service
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import same_function
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import validate_table_name
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import error_code
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_mapping_busy_error
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_state
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import retry_until_deadline
+
+STABLE_STATES = ("Enabled", "Disabled")
+STARTING_POSITIONS = ("LATEST", "TRIM_HORIZON")
+METRICS = ("EventCount",)
+MAX_PATTERN_LENGTH = 4096
+MAX_WAIT_TIMEOUT = 3600
+
+# option -> (API field, AWS default for DynamoDB streams). The defaults fill in what GetEventSourceMapping omits.
+SCALARS = {
+    "batch_size": ("BatchSize", 100),
+    "maximum_batching_window": ("MaximumBatchingWindowInSeconds", 0),
+    "starting_position": ("StartingPosition", None),
+    "parallelization_factor": ("ParallelizationFactor", 1),
+    "bisect_batch_on_function_error": ("BisectBatchOnFunctionError", False),
+    "maximum_retry_attempts": ("MaximumRetryAttempts", -1),
+    "maximum_record_age": ("MaximumRecordAgeInSeconds", -1),
+    "tumbling_window": ("TumblingWindowInSeconds", 0),
+}
+# (option, low, high) as in the Lambda API reference for DynamoDB sources.
+RANGES = (
+    ("batch_size", 1, 10000),
+    ("maximum_batching_window", 0, 300),
+    ("parallelization_factor", 1, 10),
+    ("maximum_retry_attempts", -1, 10000),
+    ("tumbling_window", 0, 900),
+)
+# UpdateEventSourceMapping cannot change these; a difference means delete and create again.
+REPLACE_ONLY = ("starting_position",)
+SETTINGS = tuple(SCALARS) + ("on_failure_destination", "report_batch_item_failures", "filters", "kms_key_arn",
+                             "metrics", "enabled")
+
+
+# --- validation -----------------------------------------------------------------------------------------------
+
+def normalise_pattern(pattern):
+    """One canonical JSON text per filter pattern, so key order and whitespace never count as a change.
+
+    Accepts a mapping or a JSON string; raises ValueError unless it is a JSON object.
+    """
+    if isinstance(pattern, str):
+        try:
+            pattern = json.loads(pattern)
+        except ValueError as exc:
+            raise ValueError("is not valid JSON (%s)" % exc) from None
+    if not isinstance(pattern, dict):
+        raise ValueError("must be a JSON object (an EventBridge event pattern), got %s" % type(pattern).__name__)
+    try:
+        return json.dumps(pattern, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError("cannot be written as JSON (%s)" % exc) from None
+
+
+def _check_int(errors, params, option, low, high):
+    value = params.get(option)
+    if value is not None and not low <= value <= high:
+        errors.append("%s must be between %d and %d, got %r" % (option, low, high, value))
+
+
+def validate_params(params):
+    """Every problem with the options, each message naming its option; empty list when valid. No AWS calls."""
+    errors = []
+    try:
+        parse_function_ref(params.get("function_name"))
+    except ValueError as exc:
+        errors.append("function_name: %s" % exc)
+    if params.get("table_name") is not None:
+        try:
+            validate_table_name(params["table_name"])
+        except ValueError as exc:
+            errors.append("table_name: %s" % exc)
+    if params.get("stream_arn") is not None:
+        try:
+            parse_stream_arn(params["stream_arn"])
+        except ValueError as exc:
+            errors.append("stream_arn: %s" % exc)
+    for option, low, high in RANGES:
+        _check_int(errors, params, option, low, high)
+    age = params.get("maximum_record_age")
+    if age is not None and age != -1 and not 60 <= age <= 604800:
+        errors.append("maximum_record_age must be -1 (no limit) or between 60 and 604800 seconds, got %r" % (age,))
+    if params.get("starting_position") is not None and params["starting_position"] not in STARTING_POSITIONS:
+        errors.append("starting_position must be one of %s, got %r"
+                      % (", ".join(STARTING_POSITIONS), params["starting_position"]))
+    if params.get("on_failure_destination"):
+        try:
+            require_service(params["on_failure_destination"], ("sqs", "sns"))
+        except ValueError as exc:
+            errors.append("on_failure_destination must be an SQS queue or SNS topic ARN: %s" % exc)
+    if params.get("kms_key_arn"):
+        try:
+            require_service(params["kms_key_arn"], ("kms",))
+        except ValueError as exc:
+            errors.append("kms_key_arn must be a KMS key ARN: %s" % exc)
+    for metric in params.get("metrics") or ():
+        if metric not in METRICS:
+            errors.append("metrics: allowed values are %s, got %r" % (", ".join(METRICS), metric))
+    for index, pattern in enumerate(params.get("filters") or ()):
+        try:
+            text = normalise_pattern(pattern)
+        except ValueError as exc:
+            errors.append("filters[%d] %s" % (index, exc))
+            continue
+        if len(text) > MAX_PATTERN_LENGTH:
+            errors.append("filters[%d] is %d characters; Lambda allows at most %d per pattern"
+                          % (index, len(text), MAX_PATTERN_LENGTH))
+    for key, value in (params.get("tags") or {}).items():
+        if not isinstance(value, str):
+            errors.append("tags: the value of %r must be a string, got %s" % (key, type(value).__name__))
+        if str(key).lower().startswith("aws:"):
+            errors.append("tags: key %r uses the reserved prefix 'aws:'" % (key,))
+    timeout = params.get("wait_timeout")
+    if timeout is not None and not 1 <= timeout <= MAX_WAIT_TIMEOUT:
+        errors.append("wait_timeout must be between 1 and %d seconds, got %r" % (MAX_WAIT_TIMEOUT, timeout))
+    return errors
+
+
+# --- settings: desired, current, differences ------------------------------------------------------------------
+
+def desired_settings(params):
+    settings = {option: params.get(option, default) for option, (_field, default) in SCALARS.items()}
+    settings.update(
+        on_failure_destination=params.get("on_failure_destination") or None,
+        report_batch_item_failures=bool(params.get("report_batch_item_failures")),
+        filters=sorted(normalise_pattern(p) for p in params.get("filters") or ()),
+        kms_key_arn=params.get("kms_key_arn") or None,
+        metrics=sorted(set(params.get("metrics") or ())),
+        enabled=bool(params.get("enabled", True)),
+    )
+    return settings
+
+
+def _pattern_or_raw(text):
+    try:
+        return normalise_pattern(text)
+    except ValueError:
+        return text
+
+
+def current_settings(mapping):
+    """GetEventSourceMapping's answer in the desired_settings shape, AWS defaults filled in where it omits them."""
+    settings = {}
+    for option, (field, default) in SCALARS.items():
+        value = mapping.get(field)
+        settings[option] = default if value is None else value
+    destination = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+    filters = (mapping.get("FilterCriteria") or {}).get("Filters") or []
+    settings.update(
+        on_failure_destination=destination or None,
+        report_batch_item_failures="ReportBatchItemFailures" in (mapping.get("FunctionResponseTypes") or []),
+        filters=sorted(_pattern_or_raw(f.get("Pattern", "")) for f in filters),
+        kms_key_arn=mapping.get("KMSKeyArn") or None,
+        metrics=sorted(set((mapping.get("MetricsConfig") or {}).get("Metrics") or [])),
+        # Enabling counts as enabled and Disabling as disabled: the transition already heads there. Callers wait
+        # out Creating/Updating first, whose destination the State does not tell.
+        enabled=mapping.get("State") in ("Enabled", "Enabling"),
+    )
+    return settings
+
+
+def differences(current, desired):
+    """Option names whose current value differs from the desired one, in SETTINGS order."""
+    return [option for option in SETTINGS if current.get(option) != desired.get(option)]
+
+
+def api_fields(settings, options=SETTINGS, for_update=False):
+    """Request parameters for *options*. For an update, an option being cleared is sent as an explicit empty
+    value: Lambda keeps filters, destinations, response types, metrics and keys that are simply left out."""
+    request = {}
+    for option in options:
+        value = settings[option]
+        if option in SCALARS:
+            request[SCALARS[option][0]] = value
+        elif option == "enabled":
+            request["Enabled"] = value
+        elif option == "on_failure_destination":
+            if value or for_update:
+                request["DestinationConfig"] = {"OnFailure": {"Destination": value} if value else {}}
+        elif option == "report_batch_item_failures":
+            if value or for_update:
+                request["FunctionResponseTypes"] = ["ReportBatchItemFailures"] if value else []
+        elif option == "filters":
+            if value or for_update:
+                request["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in value]}
+        elif option == "kms_key_arn":
+            if value or for_update:
+                request["KMSKeyArn"] = value or ""
+        elif option == "metrics":
+            if value or for_update:
+                request["MetricsConfig"] = {"Metrics": list(value)}
+    return request
+
+
+# --- AWS calls ------------------------------------------------------------------------------------------------
+
+def resolve_function(client, function_name):
+    """The function's ARN with the requested qualifier, or None when the function (or qualifier) does not exist."""
+    ref = parse_function_ref(function_name)
+    kwargs = {"FunctionName": ref.arn or ref.name}
+    if ref.qualifier:
+        kwargs["Qualifier"] = ref.qualifier
+    try:
+        conf = client.get_function(aws_retry=True, **kwargs)["Configuration"]
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+    return qualify(conf["FunctionArn"], ref.qualifier)
+
+
+def list_mappings(client, **filters):
+    """ListEventSourceMappings, all pages (Marker/NextMarker)."""
+    mappings, marker = [], None
+    while True:
+        kwargs = dict(filters)
+        if marker:
+            kwargs["Marker"] = marker
+        page = client.list_event_source_mappings(aws_retry=True, **kwargs)
+        mappings.extend(page.get("EventSourceMappings", []))
+        marker = page.get("NextMarker")
+        if not marker:
+            return mappings
+
+
+def find_table_mappings(client, function_arn, table_arn, stream_arn=None):
+    """Mappings from any stream of *table_arn* (current or older) to *function_arn*, oldest first.
+
+    Listing by function finds mappings left on a stream the table no longer has; listing by the current stream as
+    well keeps the answer right on endpoints that match FunctionName literally (moto stores the spelling used).
+    """
+    found = {}
+    sources = [{"FunctionName": function_arn}]
+    if stream_arn:
+        sources.append({"EventSourceArn": stream_arn})
+    for query in sources:
+        for mapping in list_mappings(client, **query):
+            if same_function(mapping.get("FunctionArn"), function_arn) and \
+                    is_stream_of_table(mapping.get("EventSourceArn"), table_arn):
+                found[mapping["UUID"]] = mapping
+    return sorted(found.values(), key=lambda m: str(m.get("LastModified", "")))
+
+
+def get_mapping(client, uuid):
+    """GetEventSourceMapping, or None when it is gone."""
+    try:
+        return client.get_event_source_mapping(aws_retry=True, UUID=uuid)
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+
+
+def wait_stable(client, uuid, timeout, want_state=None):
+    """botocore has no waiter for mappings (pitfall 3): poll State until Enabled/Disabled (or *want_state*).
+
+    Returns the mapping, or None if it disappeared meanwhile.
+    """
+    wanted = (want_state,) if want_state else STABLE_STATES
+    return poll_state(lambda: get_mapping(client, uuid), timeout,
+                      lambda m: m is None or m.get("State") in wanted,
+                      "event source mapping %s to be %s" % (uuid, " or ".join(wanted)),
+                      lambda m: (m or {}).get("State", "gone"))
+
+
+def wait_gone(client, uuid, timeout):
+    """Deleting lasts a while, and the same function+source cannot be mapped again until it ends (pitfall 3)."""
+    poll_state(lambda: get_mapping(client, uuid), timeout, lambda m: m is None,
+               "event source mapping %s to be deleted" % uuid, lambda m: (m or {}).get("State", "gone"))
+
+
+def create_mapping(client, function_arn, stream_arn, settings, tags, timeout):
+    """CreateEventSourceMapping, retrying IAM propagation errors (pitfall 2) and a conflict with a mapping of the
+    same pair that is still Deleting (pitfall 3) with backoff until *timeout*."""
+    request = dict(api_fields(settings), FunctionName=function_arn, EventSourceArn=stream_arn)
+    if tags:
+        request["Tags"] = dict(tags)
+
+    def retryable(exc):
+        return is_iam_propagation_error(exc) or error_code(exc) == "ResourceConflictException"
+
+    return retry_until_deadline(lambda: client.create_event_source_mapping(aws_retry=True, **request),
+                                retryable, timeout)
+
+
+def update_mapping(client, uuid, request, timeout):
+    """UpdateEventSourceMapping; ResourceInUseException while the mapping is mid-transition is retried. IAM
+    errors are retried too: enabling a mapping re-checks the function's role."""
+    def retryable(exc):
+        return is_mapping_busy_error(exc) or is_iam_propagation_error(exc)
+
+    return retry_until_deadline(lambda: client.update_event_source_mapping(aws_retry=True, UUID=uuid, **request),
+                                retryable, timeout)
+
+
+def delete_mapping(client, uuid, timeout):
+    """DeleteEventSourceMapping; a mapping mid-transition answers ResourceInUseException, so retry. Gone already
+    counts as deleted."""
+    def call():
+        try:
+            return client.delete_event_source_mapping(aws_retry=True, UUID=uuid)
+        except is_boto3_error_code("ResourceNotFoundException"):
+            return None
+
+    return retry_until_deadline(call, is_mapping_busy_error, timeout)
+
+
+def mapping_arn(mapping):
+    """EventSourceMappingArn, or built from the function ARN where an endpoint does not return it."""
+    if mapping.get("EventSourceMappingArn"):
+        return mapping["EventSourceMappingArn"]
+    arn = parse_arn(mapping["FunctionArn"])
+    return "arn:%s:lambda:%s:%s:event-source-mapping:%s" % (arn.partition, arn.region, arn.account_id,
+                                                             mapping["UUID"])
+
+
+def mapping_tags(client, mapping):
+    return client.list_tags(aws_retry=True, Resource=mapping_arn(mapping)).get("Tags", {}) or {}
