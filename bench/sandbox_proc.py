@@ -114,10 +114,27 @@ class SandboxProcess:
             return json.loads(resp.read() or b"{}")
 
     def reset(self) -> None:
-        """Empty account, the benchmark's knobs, zeroed counters."""
+        """Empty account, the benchmark's knobs, warmed-up backends, zeroed counters."""
         self._call("POST", "/_sandbox/reset", {})
         self._call("POST", "/_sandbox/config", self.knobs)
+        self.warm_up()
         self.reset_stats()
+
+    def warm_up(self) -> None:
+        """One read per service, so moto builds its backends now and not inside the first measured call.
+
+        After a reset moto creates each service's backend lazily; IAM's loads every AWS managed policy (several
+        seconds here), which would otherwise land on whichever run touches IAM first. AWS has no such cost.
+        """
+        import boto3
+
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                        region_name=REGION)
+        session.client("iam", endpoint_url=self.url).list_roles(MaxItems=1)
+        session.client("dynamodb", endpoint_url=self.url).list_tables(Limit=1)
+        session.client("lambda", endpoint_url=self.url).list_functions(MaxItems=1)
+        session.client("logs", endpoint_url=self.url).describe_log_groups(limit=1)
+        session.client("dynamodbstreams", endpoint_url=self.url).list_streams(Limit=1)
 
     def configure(self, **knobs: Any) -> dict[str, Any]:
         self.knobs.update(knobs)

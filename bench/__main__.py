@@ -1,0 +1,235 @@
+"""python -m bench [--quick] [--reps N] [--scale 1,10,50] [--only floor,peer,ours,scale]
+
+Starts its own sandbox on a free port, measures the floor (boto3), the peer (bench/peer/, a naive playbook) and
+ours (playbooks/setup.yml and teardown.yml) side by side in one run, and writes bench/RESULTS.md plus the raw
+samples to bench/output/results.json. The sandbox is reset before every cold run and its call counters before
+every measured run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from . import floor, report
+from .runner import BENCH, OUTPUT, ROOT, Sample, measure, run_playbook
+from .sandbox_proc import REGION, SandboxProcess
+
+PLAYBOOKS = ROOT / "playbooks"
+WALKTHROUGH = {"name": "users_post", "table_name": "users_post", "function_name": "Lambda_demo_DynamoDB_stream"}
+
+
+def scale_pipelines(n: int) -> list[dict[str, Any]]:
+    if n == 1:
+        return [dict(WALKTHROUGH)]
+    return [{"name": f"bench{i:02d}", "table_name": f"bench_table_{i:02d}", "function_name": f"bench_fn_{i:02d}"}
+            for i in range(n)]
+
+
+def floor_pipelines(n: int) -> list[floor.Pipeline]:
+    return [floor.Pipeline(table_name=p["table_name"], function_name=p["function_name"]) for p in scale_pipelines(n)]
+
+
+class Bench:
+    def __init__(self, sandbox: SandboxProcess, args: argparse.Namespace):
+        self.sb = sandbox
+        self.args = args
+        self.samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.calls: dict[str, dict[str, int]] = {}
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.profiles: dict[str, list[dict[str, Any]]] = {}
+        self.slow: dict[str, list[dict[str, Any]]] = {}
+
+    def keep(self, key: str, sample: Sample, profile: bool = False) -> Sample:
+        self.samples[key].append(sample.as_dict())
+        self.calls.setdefault(key, sample.calls)
+        status = "ok" if sample.ok else f"FAILED: {sample.error}"
+        print(f"  {key:<22} {sample.seconds:7.2f} s  calls {sample.total:4d}  writes {sample.writes:4d}  {status}",
+              flush=True)
+        if profile and sample.timeline and key not in self.profiles:
+            self.profiles[key] = report.profile(sample.timeline)
+            self.slow[key] = report.slowest_tasks(sample.timeline)
+        return sample
+
+    # --- floor -------------------------------------------------------------------------------------------------
+    def run_floor(self) -> None:
+        print("floor (boto3)", flush=True)
+        clients = floor.Clients(self.sb.url)
+        p = floor.Pipeline()
+        for _ in range(self.args.floor_reps):
+            self.sb.reset()
+            setup = self.keep("floor setup", measure(self.sb, "floor setup", lambda: floor.setup(clients, p)))
+            self.keep("floor check", measure(self.sb, "floor check", lambda: _require(floor.check(clients, p))))
+            if setup.ok:
+                for _ in range(self.args.latency_probes):
+                    try:
+                        self.latency["sandbox write->log"].append(floor.write_to_log_latency(clients, p))
+                    except TimeoutError as exc:
+                        print(f"  sandbox write->log: {exc}", flush=True)
+            verify = self.keep("floor verify", measure(self.sb, "floor verify", lambda: floor.verify(clients, p)))
+            if verify.ok:
+                self.latency["floor verify"].append(verify.extra["value"])
+                self.samples["floor setup+verify"].append(_combine("floor setup+verify", setup, verify).as_dict())
+            self.keep("floor teardown", measure(self.sb, "floor teardown", lambda: floor.teardown(clients, p)))
+        for n in self.args.scale:
+            if n == 1:
+                continue
+            self.sb.reset()
+            ps = floor_pipelines(n)
+            self.keep(f"floor setup x{n}", measure(self.sb, f"floor setup x{n}",
+                                                   lambda: [floor.setup(clients, q) for q in ps]))
+            self.keep(f"floor teardown x{n}", measure(self.sb, f"floor teardown x{n}",
+                                                      lambda: [floor.teardown(clients, q) for q in ps]))
+
+    # --- peer --------------------------------------------------------------------------------------------------
+    def run_peer(self) -> None:
+        print("peer (bench/peer, naive playbook)", flush=True)
+        ev = {"peer_endpoint_url": self.sb.url, "peer_region": REGION, "peer_iam_pause": self.args.iam_pause}
+        for _ in range(self.args.reps):
+            self.sb.reset()
+            self.keep("peer setup", run_playbook(self.sb, "peer setup", BENCH / "peer" / "setup.yml", ev))
+            self.keep("peer rerun", run_playbook(self.sb, "peer rerun", BENCH / "peer" / "setup.yml", ev))
+            self.keep("peer teardown", run_playbook(self.sb, "peer teardown", BENCH / "peer" / "teardown.yml", ev))
+
+    # --- ours --------------------------------------------------------------------------------------------------
+    def ours_vars(self, n: int, verify: bool) -> dict[str, Any]:
+        ev: dict[str, Any] = {"streamops_endpoint_url": self.sb.url, "streamops_region": REGION,
+                              "streamops_pipelines": scale_pipelines(n)}
+        if not verify:
+            ev["streamops_verify"] = False
+        return ev
+
+    def run_ours(self) -> None:
+        if not (PLAYBOOKS / "setup.yml").exists() or not (PLAYBOOKS / "teardown.yml").exists():
+            print("ours: playbooks/setup.yml or teardown.yml missing, skipped", flush=True)
+            return
+        print("ours (playbooks/setup.yml, teardown.yml)", flush=True)
+        setup, teardown = PLAYBOOKS / "setup.yml", PLAYBOOKS / "teardown.yml"
+        for _ in range(self.args.reps):
+            self.sb.reset()
+            self.keep("ours setup", run_playbook(self.sb, "ours setup", setup, self.ours_vars(1, False)), True)
+            self.keep("ours rerun", run_playbook(self.sb, "ours rerun", setup, self.ours_vars(1, False)), True)
+            self.keep("ours teardown", run_playbook(self.sb, "ours teardown", teardown, self.ours_vars(1, False)),
+                      True)
+            self.sb.reset()
+            verified = self.keep("ours setup+verify",
+                                 run_playbook(self.sb, "ours setup+verify", setup, self.ours_vars(1, True)), True)
+            if verified.ok:
+                found = report.verify_latency_from_timeline(verified.timeline)
+                if not found:
+                    print("  ours verify: no dynamodb_item -> log_events_info sequence in the timeline", flush=True)
+                self.latency["ours verify"].extend(found)
+
+    def run_scale(self) -> None:
+        if not (PLAYBOOKS / "setup.yml").exists():
+            return
+        print(f"scale (ours, pipelines: {', '.join(map(str, self.args.scale))})", flush=True)
+        for n in self.args.scale:
+            if n == 1:
+                continue  # the single-pipeline cold setup above is the baseline
+            self.sb.reset()
+            self.keep(f"ours setup x{n}", run_playbook(self.sb, f"ours setup x{n}", PLAYBOOKS / "setup.yml",
+                                                       self.ours_vars(n, False), timeout=1800), True)
+            self.keep(f"ours teardown x{n}", run_playbook(self.sb, f"ours teardown x{n}", PLAYBOOKS / "teardown.yml",
+                                                          self.ours_vars(n, False), timeout=1800), True)
+
+
+def _require(condition: bool) -> bool:
+    if not condition:
+        raise AssertionError("floor check found the pipeline not as setup left it")
+    return condition
+
+
+def _combine(name: str, a: Sample, b: Sample) -> Sample:
+    calls = dict(a.calls)
+    for op, n in b.calls.items():
+        calls[op] = calls.get(op, 0) + n
+    return Sample(name=name, seconds=a.seconds + b.seconds, calls=calls, total=a.total + b.total,
+                  writes=a.writes + b.writes, ok=a.ok and b.ok)
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def ansible_forks() -> str:
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-config"), "dump", "--only-changed", "-t", "all"],
+                         cwd=ROOT, env=env, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("DEFAULT_FORKS"):
+            return line.split("=", 1)[1].strip()
+    return "5 (ansible default)"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one repetition, scale 1 and 10 only")
+    parser.add_argument("--reps", type=int, help="repetitions of each single-pipeline playbook run (default 2)")
+    parser.add_argument("--floor-reps", type=int, help="repetitions of the boto3 floor (default 5)")
+    parser.add_argument("--scale", help="comma-separated pipeline counts for ours (default 1,10,50)")
+    parser.add_argument("--only", default="floor,peer,ours,scale", help="parts to run (default: all)")
+    parser.add_argument("--iam-pause", type=int, default=10, help="the peer's fixed pause after creating the role")
+    parser.add_argument("--latency-probes", type=int, default=3, help="sandbox write->log probes per floor run")
+    parser.add_argument("--port", type=int, help="sandbox port (default: a free one)")
+    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args(argv)
+    args.reps = args.reps or (1 if args.quick else 2)
+    args.floor_reps = args.floor_reps or (2 if args.quick else 5)
+    args.scale = [int(x) for x in (args.scale or ("1,10" if args.quick else "1,10,50")).split(",") if x.strip()]
+    args.only = {x.strip() for x in args.only.split(",") if x.strip()}
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    meta: dict[str, Any] = {
+        "commit": git("rev-parse", "HEAD") or "unknown",
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "quick": args.quick, "reps": args.reps, "floor_reps": args.floor_reps, "iam_pause": args.iam_pause,
+        "forks": ansible_forks(),
+    }
+    with SandboxProcess(port=args.port, log_path=OUTPUT / "sandbox.log") as sb:
+        print(f"sandbox on {sb.url}", flush=True)
+        bench = Bench(sb, args)
+        meta["knobs"] = {k: v for k, v in sb.knobs.items() if k != "seed"}
+        if "floor" in args.only:
+            bench.run_floor()
+        if "peer" in args.only:
+            bench.run_peer()
+        if "ours" in args.only:
+            bench.run_ours()
+        if "scale" in args.only:
+            bench.run_scale()
+    meta["elapsed"] = time.monotonic() - started
+    summary = report.summarise(bench.samples)
+    text = report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow, bench.calls)
+    args.out.write_text(text, encoding="utf-8")
+    (OUTPUT / "results.json").write_text(json.dumps(
+        {"meta": meta, "samples": bench.samples, "latency": bench.latency}, indent=1), encoding="utf-8")
+    print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
+          f"in {meta['elapsed']:.0f} s\n", flush=True)
+    for v in report.targets(summary, dict(bench.latency)):
+        print(f"  {v.status:<13} {v.name}: {v.measured}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,303 @@
+"""Turn raw benchmark samples into the summary, the targets' verdicts and bench/RESULTS.md. Pure functions only."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+# Each row of the results table: key in the samples, label, and the floor / peer rows it is compared with.
+# The floor of an idempotent re-run is `floor check` (one read per resource); scale rows compare with the floor
+# doing the same number of pipelines.
+ROWS: list[tuple[str, str, str | None, str | None]] = [
+    ("floor setup", "floor: setup, 1 pipeline (boto3)", "floor setup", "peer setup"),
+    ("floor check", "floor: re-run check, 1 pipeline", "floor check", "peer rerun"),
+    ("floor verify", "floor: verify (3 item changes -> 3 log records)", "floor verify", None),
+    ("floor teardown", "floor: teardown, 1 pipeline", "floor teardown", "peer teardown"),
+    ("peer setup", "peer: setup, 1 pipeline (naive playbook)", "floor setup", "peer setup"),
+    ("peer rerun", "peer: re-run, nothing to change", "floor check", "peer rerun"),
+    ("peer teardown", "peer: teardown", "floor teardown", "peer teardown"),
+    ("ours setup", "ours: setup.yml, 1 pipeline, no verify", "floor setup", "peer setup"),
+    ("ours rerun", "ours: setup.yml again, nothing to change", "floor check", "peer rerun"),
+    ("ours teardown", "ours: teardown.yml", "floor teardown", "peer teardown"),
+    ("ours setup+verify", "ours: setup.yml, 1 pipeline, with verify", "floor setup+verify", "peer setup"),
+    ("floor setup x10", "floor: setup, 10 pipelines", "floor setup x10", None),
+    ("ours setup x10", "ours: setup.yml, 10 pipelines, no verify", "floor setup x10", None),
+    ("ours teardown x10", "ours: teardown.yml, 10 pipelines", "floor teardown x10", None),
+    ("floor setup x50", "floor: setup, 50 pipelines", "floor setup x50", None),
+    ("ours setup x50", "ours: setup.yml, 50 pipelines, no verify", "floor setup x50", None),
+    ("ours teardown x50", "ours: teardown.yml, 50 pipelines", "floor teardown x50", None),
+]
+
+
+@dataclass
+class Stat:
+    seconds: float  # median wall time of the successful runs
+    low: float
+    high: float
+    total: float  # median API calls
+    writes: int  # most write calls seen in any run (a re-run must have none in every run)
+    runs: int
+    failures: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.runs > 0 and not self.failures
+
+
+def summarise(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Stat]:
+    out: dict[str, Stat] = {}
+    for key, runs in samples.items():
+        good = [r for r in runs if r.get("ok", True)]
+        failures = [r.get("error", "failed") for r in runs if not r.get("ok", True)]
+        if not good:
+            out[key] = Stat(float("nan"), float("nan"), float("nan"), float("nan"), 0, 0, failures)
+            continue
+        secs = [r["seconds"] for r in good]
+        out[key] = Stat(seconds=statistics.median(secs), low=min(secs), high=max(secs),
+                        total=statistics.median(r.get("total", 0) for r in good),
+                        writes=max(r.get("writes", 0) for r in good), runs=len(good), failures=failures)
+    return out
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b != b or a != a or b <= 0:
+        return None
+    return a / b
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def fmt_seconds(stat: Stat | None) -> str:
+    if stat is None or not stat.runs:
+        return "n/a"
+    if stat.runs == 1:
+        return f"{stat.seconds:.2f}"
+    return f"{stat.seconds:.2f} ({stat.low:.2f}-{stat.high:.2f})"
+
+
+def table(summary: dict[str, Stat]) -> list[str]:
+    lines = ["| run | wall s (median, range) | x floor | x peer | API calls | writes | calls x floor |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, label, floor_key, peer_key in ROWS:
+        stat = summary.get(key)
+        if stat is None:
+            continue
+        floor = summary.get(floor_key) if floor_key else None
+        peer = summary.get(peer_key) if peer_key else None
+        if not stat.ok and not stat.runs:
+            lines.append(f"| {label} | FAILED | | | | | |")
+            continue
+        lines.append("| {} | {} | {} | {} | {:g} | {} | {} |".format(
+            label + (" (some runs FAILED)" if stat.failures else ""),
+            fmt_seconds(stat),
+            fmt_ratio(ratio(stat.seconds, floor.seconds if floor and floor.runs else None)),
+            fmt_ratio(ratio(stat.seconds, peer.seconds if peer and peer.runs else None)),
+            stat.total, stat.writes,
+            fmt_ratio(ratio(stat.total, floor.total if floor and floor.runs else None))))
+    return lines
+
+
+@dataclass
+class Verdict:
+    name: str
+    target: str
+    measured: str
+    status: str  # met | missed | not measured
+
+
+def _have(summary: dict[str, Stat], *keys: str) -> bool:
+    return all(k in summary and summary[k].runs > 0 for k in keys)
+
+
+def targets(summary: dict[str, Stat], latency: dict[str, list[float]]) -> list[Verdict]:
+    out: list[Verdict] = []
+
+    if _have(summary, "ours setup", "peer setup"):
+        ours, peer = summary["ours setup"].seconds, summary["peer setup"].seconds
+        out.append(Verdict("setup speed", "1 pipeline, no verify: ours <= peer",
+                           f"ours {ours:.2f} s vs peer {peer:.2f} s ({ours / peer:.2f}x)",
+                           "met" if ours <= peer else "missed"))
+    else:
+        out.append(Verdict("setup speed", "1 pipeline, no verify: ours <= peer", "not run", "not measured"))
+
+    if _have(summary, "ours rerun", "ours setup"):
+        rerun, cold = summary["ours rerun"], summary["ours setup"]
+        share = rerun.seconds / cold.seconds
+        met = rerun.writes == 0 and share <= 0.60
+        out.append(Verdict("idempotent re-run", "0 write calls and <= 60% of cold setup time",
+                           f"{rerun.writes} writes (max over runs), {rerun.seconds:.2f} s = {share:.0%} of "
+                           f"{cold.seconds:.2f} s", "met" if met else "missed"))
+    else:
+        out.append(Verdict("idempotent re-run", "0 write calls and <= 60% of cold setup time", "not run",
+                           "not measured"))
+
+    if _have(summary, "ours setup x50", "ours setup"):
+        fifty, one = summary["ours setup x50"].seconds, summary["ours setup"].seconds
+        out.append(Verdict("scale", "50 pipelines <= 10x one pipeline",
+                           f"{fifty:.2f} s vs {one:.2f} s ({fifty / one:.2f}x)",
+                           "met" if fifty <= 10 * one else "missed"))
+    else:
+        out.append(Verdict("scale", "50 pipelines <= 10x one pipeline", "50 pipelines not run (--quick?)",
+                           "not measured"))
+
+    ours_lat, box_lat = latency.get("ours verify"), latency.get("sandbox write->log")
+    if ours_lat and box_lat:
+        o, b = statistics.median(ours_lat), statistics.median(box_lat)
+        out.append(Verdict("verify latency", "last item change -> assertion passes <= sandbox write->log + 2 s",
+                           f"{o:.2f} s vs sandbox {b:.2f} s (+{o - b:.2f} s)",
+                           "met" if o <= b + 2.0 else "missed"))
+    else:
+        out.append(Verdict("verify latency", "last item change -> assertion passes <= sandbox write->log + 2 s",
+                           "not measured (verify timeline or sandbox latency missing)", "not measured"))
+
+    for ours_key, floor_key, what in (("ours setup", "floor setup", "setup"),
+                                      ("ours teardown", "floor teardown", "teardown"),
+                                      ("ours setup x50", "floor setup x50", "setup of 50")):
+        if _have(summary, ours_key, floor_key):
+            o, f = summary[ours_key].total, summary[floor_key].total
+            out.append(Verdict(f"API calls ({what})", "<= 2x the floor's",
+                               f"{o:g} vs floor {f:g} ({o / f:.2f}x)", "met" if o <= 2 * f else "missed"))
+        elif ours_key != "ours setup x50":
+            out.append(Verdict(f"API calls ({what})", "<= 2x the floor's", "not run", "not measured"))
+    return out
+
+
+def verify_latency_from_timeline(timeline: list[dict[str, Any]]) -> list[float]:
+    """Per host: end of the last item change before the last log wait -> the verify assertion passing.
+
+    The assertion passing is the end of the first assert task after that log wait, or the log wait's own end when
+    the wait is the assertion (log_events_info fails on timeout).
+    """
+    by_host: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in timeline:
+        by_host[row["host"]].append(row)
+    out: list[float] = []
+    for rows in by_host.values():
+        rows.sort(key=lambda r: r["start"])
+        waits = [r for r in rows if str(r.get("action", "")).endswith("log_events_info") and r["status"] == "ok"]
+        if not waits:
+            continue
+        wait = waits[-1]
+        changes = [r for r in rows if str(r.get("action", "")).endswith("dynamodb_item")
+                   and r["status"] == "ok" and r["start"] < wait["start"]]
+        if not changes:
+            continue
+        asserts = [r for r in rows if str(r.get("action", "")).endswith("assert") and r["start"] >= wait["end"]
+                   and r["status"] == "ok"]
+        passed = asserts[0]["end"] if asserts else wait["end"]
+        out.append(passed - changes[-1]["end"])
+    return out
+
+
+def profile(timeline: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per role (or play-level tasks): task results, their summed host-seconds, and the role's wall span."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in timeline:
+        groups[row.get("role") or "(play tasks)"].append(row)
+    out = []
+    for role, rows in groups.items():
+        ran = [r for r in rows if r["status"] != "skipped"]
+        out.append({
+            "role": role,
+            "tasks": len({r["task"] for r in rows}),
+            "results": len(ran),
+            "skipped": len(rows) - len(ran),
+            "host_seconds": sum(r["end"] - r["start"] for r in ran),
+            "wall": (max(r["end"] for r in rows) - min(r["start"] for r in rows)) if rows else 0.0,
+        })
+    out.sort(key=lambda g: -g["host_seconds"])
+    return out
+
+
+def slowest_tasks(timeline: list[dict[str, Any]], n: int = 12) -> list[dict[str, Any]]:
+    per_task: dict[tuple[str | None, str], list[float]] = defaultdict(list)
+    actions: dict[tuple[str | None, str], str] = {}
+    for row in timeline:
+        if row["status"] == "skipped":
+            continue
+        k = (row.get("role"), row["task"])
+        per_task[k].append(row["end"] - row["start"])
+        actions[k] = row.get("action", "")
+    ranked = sorted(per_task.items(), key=lambda kv: -sum(kv[1]))[:n]
+    return [{"role": k[0] or "(play)", "task": k[1], "action": actions[k], "hosts": len(v),
+             "mean": sum(v) / len(v), "sum": sum(v)} for k, v in ranked]
+
+
+def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, list[float]],
+           profiles: dict[str, list[dict[str, Any]]], slow: dict[str, list[dict[str, Any]]],
+           calls: dict[str, dict[str, int]]) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated by `make bench` (`python -m bench{' --quick' if meta.get('quick') else ''}`). "
+        "Do not edit by hand; re-run to refresh.",
+        "",
+        f"- commit: `{meta.get('commit', '?')}`{' (working tree had uncommitted changes)' if meta.get('dirty') else ''}",
+        f"- date: {meta.get('date', '?')}",
+        f"- machine: {meta.get('machine', '?')}",
+        f"- repetitions: {meta.get('reps', '?')} per single-pipeline run (median shown, range in brackets); "
+        f"scale runs once; floor {meta.get('floor_reps', '?')}x",
+        f"- sandbox knobs: `{meta.get('knobs', {})}`; ansible forks: {meta.get('forks', '?')}; "
+        f"peer IAM pause: {meta.get('iam_pause', '?')} s",
+        f"- total benchmark time: {meta.get('elapsed', 0):.0f} s",
+        "",
+        "## Wall time and API calls",
+        "",
+        "Ratios: the row's median wall time divided by the floor's / the peer's counterpart run; `calls x floor` "
+        "compares API calls counted at the sandbox (`GET /_sandbox/stats`). Floor = plain boto3 with only the "
+        "necessary calls (see `bench/floor.py`); peer = `bench/peer/` (amazon.aws/community.aws modules, a "
+        "command for the stream, a fixed pause after creating the IAM role).",
+        "",
+        *table(summary),
+        "",
+    ]
+    if "peer setup" in summary and summary["peer setup"].runs and meta.get("iam_pause"):
+        without = summary["peer setup"].seconds - float(meta["iam_pause"])
+        lines += [f"The peer's cold setup includes its fixed {meta['iam_pause']} s IAM pause; without it the peer "
+                  f"would take about {without:.2f} s"
+                  + (f" (ours: {summary['ours setup'].seconds / without:.2f}x that)."
+                     if "ours setup" in summary and summary["ours setup"].runs and without > 0 else "."), ""]
+    lines += ["## Targets", "", "| target | goal | measured | verdict |", "|---|---|---|---|"]
+    for v in targets(summary, latency):
+        lines.append(f"| {v.name} | {v.target} | {v.measured} | **{v.status}** |")
+    lines += ["", "## Verify latency", ""]
+    for key, label in (("sandbox write->log", "sandbox write->log (boto3 PutItem, then FilterLogEvents every 50 ms)"),
+                       ("floor verify", "floor verify (boto3: 3 changes, then FilterLogEvents until all 3 records)"),
+                       ("ours verify", "ours: last dynamodb_item task end -> verify assertion task end")):
+        values = latency.get(key) or []
+        if values:
+            lines.append(f"- {label}: median {statistics.median(values):.2f} s, min {min(values):.2f}, "
+                         f"max {max(values):.2f} (n={len(values)})")
+        else:
+            lines.append(f"- {label}: not measured")
+    failures = [(k, s.failures) for k, s in summary.items() if s.failures]
+    if failures:
+        lines += ["", "## Failed runs", ""]
+        for key, errs in failures:
+            for err in errs:
+                lines.append(f"- {key}: {err}")
+    if calls:
+        lines += ["", "## API calls per run (first run of each)", ""]
+        for key, per_op in calls.items():
+            ops = ", ".join(f"{op} {n}" for op, n in sorted(per_op.items(), key=lambda kv: (-kv[1], kv[0])))
+            lines.append(f"- {key}: {ops or 'none'}")
+    if profiles:
+        lines += ["", "## Where ours spends its time (per role, from the task timeline)", ""]
+        for run, groups in profiles.items():
+            lines += [f"### {run}", "", "| role | tasks | results | skipped | host-seconds | wall span s |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for g in groups:
+                lines.append(f"| {g['role']} | {g['tasks']} | {g['results']} | {g['skipped']} | "
+                             f"{g['host_seconds']:.2f} | {g['wall']:.2f} |")
+            if slow.get(run):
+                lines += ["", "Slowest tasks (summed over hosts):", "",
+                          "| role | task | module | hosts | mean s | sum s |", "|---|---|---|---:|---:|---:|"]
+                for t in slow[run]:
+                    lines.append(f"| {t['role']} | {t['task']} | {t['action']} | {t['hosts']} | {t['mean']:.2f} | "
+                                 f"{t['sum']:.2f} |")
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
