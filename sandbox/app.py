@@ -73,6 +73,12 @@ class AwsRequest:
     headers: dict[str, str]
     body: bytes
     path_params: dict[str, str] = field(default_factory=dict)
+    # Every query parameter in order, repeats kept (`query` keeps only the last value of a repeated key, e.g.
+    # Lambda UntagResource's tagKeys=a&tagKeys=b).
+    query_items: list[tuple[str, str]] = field(default_factory=list)
+
+    def query_all(self, key: str) -> list[str]:
+        return [v for k, v in self.query_items if k == key]
 
     @property
     def account_id(self) -> str:
@@ -229,7 +235,8 @@ class SandboxApp:
         access_key, region, service = match.groups()
         method = environ.get("REQUEST_METHOD", "GET")
         path = urllib.parse.unquote(environ.get("PATH_INFO", ""))
-        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        query_items = urllib.parse.parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        query = dict(query_items)
         operation, params = "", {}
         target = headers.get("x-amz-target")
         if target:
@@ -246,7 +253,8 @@ class SandboxApp:
         if service == "dynamodb" and target and target.startswith("DynamoDBStreams_"):
             service = "streams.dynamodb"
         return AwsRequest(service=service, operation=operation, region=region, access_key=access_key,
-                          method=method, path=path, query=query, headers=headers, body=body, path_params=params)
+                          method=method, path=path, query=query, headers=headers, body=body, path_params=params,
+                          query_items=query_items)
 
     # --- admin ------------------------------------------------------------------------------------------------
     def _admin(self, request: Request) -> Response:

@@ -50,8 +50,8 @@ class _Faults:
         self.app: SandboxApp | None = None
         self.rng = random.Random()
         self.rng_seed: object = object()  # the seed self.rng was built from; a sentinel forces the first build
-        # (account, role name) -> monotonic time the role's propagation window closes
-        self.role_windows: dict[tuple[str, str], float] = {}
+        # (account, role name) -> monotonic time of the role's last change made while the knob was on
+        self.role_changes: dict[tuple[str, str], float] = {}
 
     def draw(self, seed: int | None) -> float:
         with self.lock:
@@ -62,7 +62,7 @@ class _Faults:
     def reset(self) -> None:
         with self.lock:
             self.rng_seed = object()
-            self.role_windows.clear()
+            self.role_changes.clear()
 
 
 _FAULTS = _Faults()
@@ -76,12 +76,17 @@ def _role_name(role_arn_or_name: str) -> str:
 def role_recently_changed(account_id: str, role_arn: str) -> bool:
     """True while the IAM propagation window of this role is open.
 
-    The window is `iam_propagation_delay` seconds (the value in force when the role changed) from the last
-    change to the role or its policies; changing the knob later does not reopen or shorten past windows.
+    The window opens when the role or one of its policies changes while `iam_propagation_delay` is on, and lasts
+    that many seconds, read live: setting the knob to 0 closes every window (a test can switch the fault off),
+    and changes made while it was 0 never open one.
     """
+    app = _FAULTS.app
+    delay = app.config.iam_propagation_delay if app is not None else 0.0
+    if delay <= 0:
+        return False
     with _FAULTS.lock:
-        closes = _FAULTS.role_windows.get((account_id, _role_name(role_arn)))
-    return closes is not None and time.monotonic() < closes
+        changed = _FAULTS.role_changes.get((account_id, _role_name(role_arn)))
+    return changed is not None and time.monotonic() - changed < delay
 
 
 def _throttle(req: AwsRequest) -> Response | None:
@@ -102,7 +107,7 @@ def _record_role_change(req: AwsRequest, resp: Response) -> None:
     name = req.form().get("RoleName") or req.query.get("RoleName")
     if name:
         with _FAULTS.lock:
-            _FAULTS.role_windows[(req.account_id, name)] = time.monotonic() + delay
+            _FAULTS.role_changes[(req.account_id, name)] = time.monotonic()
 
 
 def _role_of_request(req: AwsRequest) -> str | None:

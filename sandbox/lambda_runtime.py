@@ -395,6 +395,21 @@ def _invoke_api(req: AwsRequest) -> Response | None:
     return Response(result.payload, status=result.status_code, content_type="application/json", headers=headers)
 
 
+def _invoke_async_api(req: AwsRequest) -> Response | None:
+    """The deprecated InvokeAsync API: an Event invocation answered with {"Status": 202}."""
+    name = req.path_params.get("FunctionName", "")
+    try:
+        _resolve(req.account_id, req.region, name, None)
+        check_payload(req.body)
+    except FunctionNotFound:
+        return None
+    except InvalidRequestContent as exc:
+        return aws_error(req, "InvalidRequestContentException", str(exc), 400)
+    threading.Thread(target=_invoke_event, args=(req.account_id, req.region, name, req.body, None),
+                     name=f"lambda-event-{name}", daemon=True).start()
+    return Response(json.dumps({"Status": 202}), status=202, content_type="application/json")
+
+
 def _invoke_event(account_id: str, region: str, name: str, payload: bytes, qualifier: str | None) -> None:
     try:
         invoke(account_id, region, name, payload, qualifier, invocation_type="Event")
@@ -406,6 +421,7 @@ def install(app: SandboxApp) -> None:
     global _APP
     _APP = app
     app.override("lambda", "Invoke", _invoke_api)
+    app.override("lambda", "InvokeAsync", _invoke_async_api)
     app.on_reset(_RUNTIME.reset)
 
 

@@ -162,22 +162,24 @@ def test_other_role_changes_open_the_window_too(aws, sandbox, operation):
 
 
 def test_window_belongs_to_changes_made_while_the_delay_is_set(aws, sandbox):
-    """Only roles changed while the knob is set are affected, and turning it off does not cut a window short."""
+    """Only roles changed while the knob is on are affected; turning the knob off closes open windows."""
     iam, lam = aws("iam"), aws("lambda")
     iam.create_role(RoleName="old", AssumeRolePolicyDocument=TRUST)
     sandbox.configure(iam_propagation_delay=30)
     iam.create_role(RoleName="new", AssumeRolePolicyDocument=TRUST)
     _create_function(lam, "arn:aws:iam::123456789012:role/old")
-    sandbox.configure(iam_propagation_delay=0)
     with pytest.raises(ClientError) as excinfo:
         _create_function(lam, "arn:aws:iam::123456789012:role/new", "fn2")
     assert excinfo.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    sandbox.configure(iam_propagation_delay=0)
+    _create_function(lam, "arn:aws:iam::123456789012:role/new", "fn2")
 
 
 def test_reset_closes_every_window(aws, sandbox):
     iam, lam = aws("iam"), aws("lambda")
     sandbox.configure(iam_propagation_delay=30)
     iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)
-    sandbox.reset()  # wipes the role too; recreate it while the knob is 0, so only a stale window could refuse
-    iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)
-    _create_function(lam, "arn:aws:iam::123456789012:role/r")
+    sandbox.reset()  # wipes the role and sets the knob to 0
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=TRUST)  # knob off: this change opens no window
+    sandbox.configure(iam_propagation_delay=30)
+    _create_function(lam, "arn:aws:iam::123456789012:role/r")  # only a change remembered across reset could refuse

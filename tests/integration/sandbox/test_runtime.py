@@ -283,6 +283,13 @@ def test_event_invocation_runs_in_the_background(aws, lam, make_function):
     wait_for_log(aws, "async", "REPORT RequestId:")
 
 
+def test_deprecated_invoke_async_runs_the_handler(aws, lam, make_function):
+    make_function("legacy", ECHO)
+    response = lam.invoke_async(FunctionName="legacy", InvokeArgs=json.dumps({"n": "old-api"}))
+    assert response["Status"] == 202
+    wait_for_log(aws, "legacy", 'printed {"n": "old-api"}')
+
+
 def test_dry_run_checks_the_function_only(aws, lam, make_function):
     make_function("dry", ECHO)
     assert lam.invoke(FunctionName="dry", InvocationType="DryRun")["StatusCode"] == 204

@@ -124,3 +124,30 @@ def test_invoke_api_for_the_stream_poller(in_process_sandbox):
         lambda_runtime.invoke("123456789012", "us-east-1", "missing", b"{}")
     with pytest.raises(lambda_runtime.InvalidRequestContent):
         lambda_runtime.invoke("123456789012", "us-east-1", "consumer", b"not json")
+
+
+class _NoEofInput:
+    """A request body stream whose read(-1) would wait for the client to hang up."""
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            raise AssertionError("read until EOF on a request with a Content-Length")
+        return b"{}"[:size]
+
+
+def test_request_identification_keeps_repeated_query_keys_and_reads_empty_bodies():
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from sandbox.app import SandboxApp, _read_body
+
+    environ = {
+        "REQUEST_METHOD": "DELETE", "PATH_INFO": "/2017-03-31/tags/arn%3Aaws%3Alambda%3Aus-east-1%3A1%3Afunction%3Af",
+        "QUERY_STRING": "tagKeys=a&tagKeys=b", "CONTENT_LENGTH": "0", "wsgi.input": _NoEofInput(),
+        "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/lambda/aws4_request, x",
+    }
+    assert _read_body(environ) == b""
+    req = SandboxApp.identify(environ, b"")
+    assert (req.service, req.operation, req.region) == ("lambda", "UntagResource", "us-east-1")
+    assert req.query_all("tagKeys") == ["a", "b"]
+    assert req.query["tagKeys"] == "b"  # the single-value view is unchanged for existing hooks
+    assert req.account_id == "123456789012"
