@@ -197,6 +197,8 @@ def api_fields(settings, options=SETTINGS, for_update=False):
     request = {}
     for option in options:
         value = settings[option]
+        if for_update and option in REPLACE_ONLY:
+            continue
         if option in SCALARS:
             request[SCALARS[option][0]] = value
         elif option == "enabled":

@@ -257,16 +257,18 @@ def ensure(module, client, streams_client, params):
     return result
 
 
+ARGUMENT_SPEC = dict(
+    table_name=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    view_type=dict(type="str", default="NEW_AND_OLD_IMAGES", choices=list(VIEW_TYPES)),
+    mark_owner=dict(type="bool", default=False),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+)
+
+
 def main():
-    argument_spec = dict(
-        table_name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        view_type=dict(type="str", default="NEW_AND_OLD_IMAGES", choices=list(VIEW_TYPES)),
-        mark_owner=dict(type="bool", default=False),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
-    )
-    module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     errors = validate_params(module.params)
     if errors:
         module.fail_json(msg="; ".join(errors))

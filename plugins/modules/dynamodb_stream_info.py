@@ -110,9 +110,11 @@ def read(client, table_name):
     return dict(facts, table_exists=table is not None, table_tags=tags, owned=STREAM_ENABLED_BY_TAG in tags)
 
 
+ARGUMENT_SPEC = dict(table_name=dict(type="str", required=True))
+
+
 def main():
-    module = AnsibleAWSModule(argument_spec=dict(table_name=dict(type="str", required=True)),
-                              supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         validate_table_name(module.params["table_name"])
     except ValueError as exc:

@@ -506,35 +506,34 @@ def run(module, client, ddb, params):
     return ensure_present(module, client, found, function_arn, target, params)
 
 
-def argument_spec():
-    return dict(
-        function_name=dict(type="str", required=True),
-        table_name=dict(type="str"),
-        stream_arn=dict(type="str"),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        batch_size=dict(type="int", default=100),
-        maximum_batching_window=dict(type="int", default=0),
-        starting_position=dict(type="str", default="LATEST", choices=list(esm.STARTING_POSITIONS)),
-        parallelization_factor=dict(type="int", default=1),
-        bisect_batch_on_function_error=dict(type="bool", default=False),
-        maximum_retry_attempts=dict(type="int", default=-1),
-        maximum_record_age=dict(type="int", default=-1),
-        on_failure_destination=dict(type="str"),
-        tumbling_window=dict(type="int", default=0),
-        report_batch_item_failures=dict(type="bool", default=False),
-        filters=dict(type="list", elements="raw", default=[]),
-        kms_key_arn=dict(type="str", no_log=False),
-        metrics=dict(type="list", elements="str", default=[], choices=list(esm.METRICS)),
-        enabled=dict(type="bool", default=True),
-        tags=dict(type="dict"),
-        purge_tags=dict(type="bool", default=True),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=300),
-    )
+ARGUMENT_SPEC = dict(
+    function_name=dict(type="str", required=True),
+    table_name=dict(type="str"),
+    stream_arn=dict(type="str"),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    batch_size=dict(type="int", default=100),
+    maximum_batching_window=dict(type="int", default=0),
+    starting_position=dict(type="str", default="LATEST", choices=list(esm.STARTING_POSITIONS)),
+    parallelization_factor=dict(type="int", default=1),
+    bisect_batch_on_function_error=dict(type="bool", default=False),
+    maximum_retry_attempts=dict(type="int", default=-1),
+    maximum_record_age=dict(type="int", default=-1),
+    on_failure_destination=dict(type="str"),
+    tumbling_window=dict(type="int", default=0),
+    report_batch_item_failures=dict(type="bool", default=False),
+    filters=dict(type="list", elements="raw", default=[]),
+    kms_key_arn=dict(type="str", no_log=False),
+    metrics=dict(type="list", elements="str", default=[], choices=list(esm.METRICS)),
+    enabled=dict(type="bool", default=True),
+    tags=dict(type="dict"),
+    purge_tags=dict(type="bool", default=True),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=300),
+)
 
 
 def main():
-    module = AnsibleAWSModule(argument_spec=argument_spec(), supports_check_mode=True,
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                               mutually_exclusive=[("table_name", "stream_arn")],
                               required_one_of=[("table_name", "stream_arn")])
     errors = esm.validate_params(module.params)

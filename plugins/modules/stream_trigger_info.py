@@ -58,6 +58,7 @@ mappings:
   returned: always
   type: list
   elements: dict
+  sample: [{"uuid": "6d9bce8e-836b-442c-8070-74e77903c815", "state": "Enabled", "batch_size": 100}]
   contains:
     uuid:
       description: The mapping's identifier.
@@ -166,9 +167,12 @@ def find(client, ddb, params):
     return results
 
 
+ARGUMENT_SPEC = dict(function_name=dict(type="str"), table_name=dict(type="str"), stream_arn=dict(type="str"))
+
+
 def main():
     module = AnsibleAWSModule(
-        argument_spec=dict(function_name=dict(type="str"), table_name=dict(type="str"), stream_arn=dict(type="str")),
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
         mutually_exclusive=[("table_name", "stream_arn")],
         required_one_of=[("function_name", "table_name", "stream_arn")],
