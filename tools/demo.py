@@ -1,6 +1,7 @@
 """make demo: start the sandbox, run setup (with verify) and teardown against it, print what happened.
 
     python -m tools.demo [--port 4566]
+    python -m tools.demo --list-resources http://127.0.0.1:4566
 
 The sandbox is stopped whatever happens. The summary lists what setup created and teardown removed (read back
 from the sandbox's APIs, not from Ansible's output), what the verify step saw (its report file), and wall times.
@@ -171,7 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=4566, help="sandbox port (default 4566)")
+    parser.add_argument("--list-resources", metavar="URL",
+                        help="only print, as JSON, what exists on the endpoint URL (molecule's leftover check)")
     args = parser.parse_args(argv)
+    if args.list_resources:
+        print(json.dumps(sorted(inventory(args.list_resources))))
+        return 0
     if not port_is_free(args.port):
         print(f"demo: port {args.port} on 127.0.0.1 is already in use (another sandbox or LocalStack?). "
               f"Stop it, or pick another port: make demo SANDBOX_PORT=4570", file=sys.stderr)
