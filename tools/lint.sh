@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The lint gate (`make lint`): yamllint, ansible-lint (production profile), the changelog, the execution
-# environment definition. Runs offline. Each step can run alone: tools/lint.sh yamllint|ansible-lint|changelog|ee
+# environment definition, shellcheck. Runs offline. Each step can run alone:
+#   tools/lint.sh yamllint|shellcheck|ansible-lint|changelog|ee
 #
 # tools/lint.sh --fix-changelog   refold changelogs/fragments into the release of galaxy.yml's version
 #                                 (changelogs/changelog.yaml) and regenerate CHANGELOG.md
@@ -18,6 +19,11 @@ step() { printf '\n== %s\n' "$*"; }
 run_yamllint() {
     step "yamllint (.yamllint)"
     yamllint --strict .
+}
+
+run_shellcheck() {
+    step "shellcheck (tools/*.sh, .ci/run)"
+    shellcheck tools/*.sh .ci/run
 }
 
 run_ansible_lint() {
@@ -100,6 +106,7 @@ run_ee() {
 
 case "${1:-all}" in
     yamllint) run_yamllint ;;
+    shellcheck) run_shellcheck ;;
     ansible-lint) run_ansible_lint ;;
     changelog) run_changelog ;;
     ee) run_ee ;;
@@ -108,6 +115,7 @@ case "${1:-all}" in
         # Every step runs even when an earlier one fails, so one run shows all findings.
         failed=()
         run_yamllint || failed+=(yamllint)
+        run_shellcheck || failed+=(shellcheck)
         run_ansible_lint || failed+=(ansible-lint)
         run_changelog || failed+=(changelog)
         run_ee || failed+=(ee)
@@ -117,5 +125,5 @@ case "${1:-all}" in
         fi
         printf '\nlint: all steps passed\n'
         ;;
-    *) echo "usage: $0 [all|yamllint|ansible-lint|changelog|ee|--fix-changelog]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|yamllint|shellcheck|ansible-lint|changelog|ee|--fix-changelog]" >&2; exit 2 ;;
 esac

@@ -51,15 +51,20 @@ if [[ "${1:-}" == --prepare-only ]]; then
     exit 0
 fi
 
-# Tests left out, each with its reason:
-#   - none: every test that applies to a collection runs. Tests that would need other Pythons are limited by
-#     --python; tests that need Docker or a remote host do not apply with --local.
-SKIP=()
+# No test is skipped: every test that applies to a collection runs. Tests that would need other Pythons are limited
+# by --python; tests that need Docker or a remote host do not apply with --local.
+#
+# Paths left out (ansible-test's own --exclude): exactly the development machinery that galaxy.yml's build_ignore
+# keeps out of the artifact. Sanity checks what ships (what Galaxy and Automation Hub check on import); the local AWS
+# endpoint, the benchmarks and the dev tools never reach a user, and ansible-test's collection rules (pylint
+# config, module conventions) are not meant for them. tools/*.sh get shellcheck in tools/lint.sh instead.
+EXCLUDE=(sandbox/ bench/ tools/ tests/unit/sandbox/ tests/unit/bench/ tests/integration/sandbox/)
 
 # Even with --local, ansible-test 2.19 runs each sanity test in a virtualenv of its own that it creates without
 # pip, bootstraps with a get-pip script from ci-files.testing.ansible.com, then fills with that test's pinned
-# requirements (its _data/requirements/sanity.*.txt) from an index. Only PyPI is reachable in CI, and a laptop may be offline, so ansible-test runs with a HOME of its
-# own (it passes only HOME, PATH and a few build variables to pip) where:
+# requirements (its _data/requirements/sanity.*.txt) from an index. Only PyPI is reachable in CI, and a laptop
+# may be offline, so ansible-test runs with a HOME of its own (it passes only HOME, PATH and a few build variables
+# to pip) where:
 #   - pip.conf points at a local wheelhouse and nothing else (no index at all during the run),
 #   - the bootstrap cache holds a get-pip equivalent that runs pip from the pinned pip wheel in that wheelhouse.
 # The wheelhouse is filled from ansible-test's own pinned requirement files (pinned through ansible-core in
@@ -96,4 +101,4 @@ cd "${DEST}"
 # --local: the .venv's Python 3.11 is the controller; no Docker. The per-test virtualenvs are cached under
 # ${TEST_HOME}/.ansible/test/venv, keyed by their requirements, so only the first run pays for creating them.
 exec env HOME="${TEST_HOME}" PATH="${BIN}:${PATH}" "${BIN}/ansible-test" sanity --local --python "${PYTHON_VERSION}" --color no \
-    "${SKIP[@]/#/--skip-test=}" "$@"
+    "${EXCLUDE[@]/#/--exclude=}" "$@"
