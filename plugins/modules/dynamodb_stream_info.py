@@ -9,10 +9,8 @@ module: dynamodb_stream_info
 version_added: 0.1.0
 short_description: Read the stream settings and tags of a DynamoDB table
 description:
-  - Read-only companion of M(streamops.dynamodb_lambda.dynamodb_stream). Returns the same keys (without the
-    change-only RV(streamops.dynamodb_lambda.dynamodb_stream#module:stream_replaced) and
-    RV(streamops.dynamodb_lambda.dynamodb_stream#module:previous_stream_arn)), plus RV(table_exists) and
-    RV(table_tags) so roles can check ownership tags.
+  - Read-only companion of M(streamops.dynamodb_lambda.dynamodb_stream). Returns the same keys, plus
+    RV(table_exists) and RV(table_tags) so roles can check ownership tags.
   - A missing table is not an error; it is reported as RV(table_exists=false).
 author:
   - streamops maintainers
@@ -82,6 +80,16 @@ view_type:
   returned: always
   type: str
   sample: NEW_AND_OLD_IMAGES
+stream_replaced:
+  description: Always false (a read changes nothing); present so the result has the shape of dynamodb_stream's.
+  returned: always
+  type: bool
+  sample: false
+previous_stream_arn:
+  description: Always null, for the same reason.
+  returned: always
+  type: str
+  sample: null
 owned:
   description: Whether the table carries the C(streamops:stream-enabled-by) tag.
   returned: always
@@ -107,7 +115,8 @@ def read(client, table_name):
     table = describe_table(client, table_name)
     facts = stream_facts(table, table_name)
     tags = table_tags(client, facts["table_arn"]) if table else {}
-    return dict(facts, table_exists=table is not None, table_tags=tags, owned=STREAM_ENABLED_BY_TAG in tags)
+    return dict(facts, table_exists=table is not None, table_tags=tags, owned=STREAM_ENABLED_BY_TAG in tags,
+                stream_replaced=False, previous_stream_arn=None)
 
 
 ARGUMENT_SPEC = dict(table_name=dict(type="str", required=True))

@@ -150,8 +150,9 @@ def test_info_reports_stream_and_missing_table(run_module, aws, table):
     assert none["stream_arn"] is None and none["owned"] is False and none["table_tags"] == {}
     enabled = run_module("dynamodb_stream", table_name=table, view_type="NEW_IMAGE")
     info = run_module("dynamodb_stream_info", table_name=table)
-    for key in ("stream_arn", "stream_label", "view_type", "table_arn", "table_name", "stream_enabled"):
+    for key in ("stream_arn", "stream_label", "view_type", "table_arn", "table_name", "stream_enabled", "owned"):
         assert info[key] == enabled[key], key
+    assert info["stream_replaced"] is False and info["previous_stream_arn"] is None
     missing = run_module("dynamodb_stream_info", table_name="absent_table")
     assert missing.get("failed") is not True and missing["table_exists"] is False
     assert missing["stream_enabled"] is False and missing["table_tags"] == {}
