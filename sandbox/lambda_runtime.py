@@ -226,7 +226,7 @@ def invoke(account_id: str, region: str, function: str, payload: bytes, qualifie
                              started, version)
     # The ARN the caller used: unqualified, or with the version/alias it named (moto's version copies carry
     # their version in function_arn already, so rebuild it from the unqualified part).
-    prefix, _, rest = fn.function_arn.partition(":function:")
+    prefix, _sep, rest = fn.function_arn.partition(":function:")
     invoked_arn = f"{prefix}:function:{rest.split(':', 1)[0]}"
     qualified = qualifier or (function.rsplit(":", 1)[1] if ":" in function.split(":function:")[-1] else None)
     if qualified:
@@ -296,7 +296,7 @@ def _run(account_id: str, region: str, fn: Any, payload: bytes, request_id: str,
     os.close(read_fd)
     if outcome.get("type") == "timeout":
         _kill_group(proc)
-    _, status, usage = os.wait4(proc.pid, 0)
+    _pid, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     with _RUNTIME.lock:
         _RUNTIME.children.discard(proc)
@@ -331,7 +331,7 @@ def _run(account_id: str, region: str, fn: Any, payload: bytes, request_id: str,
          f"Memory Size: {fn.memory_size} MB\tMax Memory Used: {max_rss_mb} MB{init}{report_extra}")
     _RUNTIME.give_back_stream(env_key, stream, generation)
     with lines_lock:
-        tail = "\n".join(message for _, message in lines) + "\n"
+        tail = "\n".join(message for _stamp, message in lines) + "\n"
     return InvokeResult(200, body, function_error, request_id, duration, version, tail)
 
 
@@ -344,7 +344,7 @@ def _await_outcome(read_fd: int, proc: subprocess.Popen[bytes], timeout_s: float
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return {"type": "timeout", **ready}
-        readable, _, _ = select.select([read_fd], [], [], remaining)
+        readable = select.select([read_fd], [], [], remaining)[0]
         if not readable:
             continue
         chunk = os.read(read_fd, 65536)

@@ -34,7 +34,7 @@ def test_throttle_one_answers_every_call_with_the_services_throttling_error(aws,
     call, code, status = THROTTLED_CALLS[service]
     client = aws(service, config=NO_RETRY)
     sandbox.configure(throttle=1.0)
-    for _ in range(3):
+    for _attempt in range(3):
         with pytest.raises(ClientError) as excinfo:
             call(client)
         assert excinfo.value.response["Error"]["Code"] == code
@@ -52,7 +52,7 @@ def test_admin_calls_are_never_throttled(sandbox):
 @pytest.mark.parametrize("service", ["dynamodb", "lambda", "iam"])
 def test_botocore_classifies_the_errors_as_throttling(aws, sandbox, service):
     """boto3's retry handler must see a throttle (so it backs off and retries), not a generic client error."""
-    call, _, _ = THROTTLED_CALLS[service]
+    call = THROTTLED_CALLS[service][0]
     client = aws(service, config=Config(retries={"total_max_attempts": 3, "mode": "standard"}))
     sandbox.configure(throttle=1.0)
     sandbox.reset_stats()
@@ -82,7 +82,7 @@ def test_the_same_seed_replays_the_same_throttling(aws, sandbox):
     def outcomes() -> list[bool]:
         sandbox.configure(throttle=0.5, seed=1234)
         seen = []
-        for _ in range(20):
+        for _call in range(20):
             try:
                 ddb.list_tables()
                 seen.append(True)
@@ -121,8 +121,8 @@ def test_propagation_window_opens_after_put_role_policy_and_closes_after_the_del
     with pytest.raises(ClientError) as excinfo:
         _create_function(lam, role)
     err = excinfo.value.response["Error"]
-    assert (err["Code"], err["Message"]) == ("InvalidParameterValueException",
-                                            "The role defined for the function cannot be assumed by Lambda.")
+    assert err["Code"] == "InvalidParameterValueException"
+    assert err["Message"] == "The role defined for the function cannot be assumed by Lambda."
     deadline = changed + delay + 5
     while True:
         try:

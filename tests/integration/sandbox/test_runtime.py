@@ -124,7 +124,7 @@ def test_environment_variables_and_no_leaked_credentials(lam, make_function, san
         def main(event, context):
             return dict(os.environ)
     """, env={"MY_SETTING": "42", "AWS_REGION": "eu-west-1"}, memory=256)
-    _, env = invoke(lam, "env")
+    env = invoke(lam, "env")[1]
     assert env["MY_SETTING"] == "42"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"  # reserved keys win over user values
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == "env"
@@ -308,7 +308,7 @@ def test_tail_returns_the_last_4kb_of_the_log(lam, make_function):
     request_id = response["ResponseMetadata"]["RequestId"]
     assert tail.startswith(f"START RequestId: {request_id}")
     assert "line 0002" in tail and f"END RequestId: {request_id}" in tail and "REPORT RequestId" in tail
-    response, _ = invoke(lam, "chatty", {"lines": 200}, LogType="Tail")
+    response = invoke(lam, "chatty", {"lines": 200}, LogType="Tail")[0]
     tail = base64.b64decode(response["LogResult"])
     assert len(tail) == 4096
     assert b"line 0199" in tail and b"line 0000" not in tail
@@ -317,8 +317,8 @@ def test_tail_returns_the_last_4kb_of_the_log(lam, make_function):
 
 def test_versions_run_their_own_code(lam, make_function):
     make_function("versioned", "def main(e, c):\n    return 'v1'\n", publish=True)
-    lam.update_function_code(FunctionName="versioned", ZipFile=zip_bytes({"handler.py": "def main(e, c):\n"
-                                                                                         "    return 'v2'\n"}))
+    new_code = zip_bytes({"handler.py": "def main(e, c):\n    return 'v2'\n"})
+    lam.update_function_code(FunctionName="versioned", ZipFile=new_code)
     assert invoke(lam, "versioned")[1] == "v2"
     assert invoke(lam, "versioned", Qualifier="1")[1] == "v1"
     assert invoke(lam, "versioned:1")[1] == "v1"

@@ -36,7 +36,7 @@ def test_starts_with_one_ready_line_and_exits_cleanly_on_signal(sig):
         with urllib.request.urlopen(url + "/_sandbox/health", timeout=10) as resp:
             assert json.loads(resp.read()) == {"status": "ok"}
         proc.send_signal(sig)
-        out, _ = proc.communicate(timeout=20)
+        out = proc.communicate(timeout=20)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -55,7 +55,7 @@ def test_request_lines_are_not_logged():
         boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
                      aws_secret_access_key="testing").list_tables()
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        out = proc.communicate(timeout=20)[0]
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -65,7 +65,7 @@ def test_request_lines_are_not_logged():
 
 def test_invalid_knob_is_refused_at_start():
     proc = subprocess.run([sys.executable, "-m", "sandbox", "--throttle", "2"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "throttle" in proc.stderr
 
@@ -96,8 +96,11 @@ def test_invoke_api_for_the_stream_poller(in_process_sandbox):
     from sandbox import lambda_runtime
 
     url = in_process_sandbox.url
-    client = lambda service: boto3.client(service, endpoint_url=url, region_name="us-east-1",  # noqa: E731
-                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def client(service: str):
+        return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                            aws_secret_access_key="testing")
+
     role = client("iam").create_role(RoleName="poller-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
