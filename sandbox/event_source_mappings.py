@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import event_patterns, streams
+from werkzeug.wrappers import Response
+
 from .app import AwsRequest, SandboxApp, aws_error, json_response
 
 TRANSITIONAL = ("Creating", "Enabling", "Disabling", "Updating", "Deleting")
@@ -480,13 +482,7 @@ def _mapping_for_tags(resource: str) -> Mapping:
 
 
 def _tag_keys(req: AwsRequest) -> list[str]:
-    # tagKeys repeats in the query string; AwsRequest.query keeps one value per key, so prefer the raw string.
-    import urllib.parse
-
-    raw = getattr(req, "raw_query", None)
-    if raw is not None:
-        return [v for k, v in urllib.parse.parse_qsl(raw, keep_blank_values=True) if k == "tagKeys"]
-    return [req.query["tagKeys"]] if "tagKeys" in req.query else []
+    return req.query_all("tagKeys")  # repeated in the query string, one per key
 
 
 # --- HTTP glue ------------------------------------------------------------------------------------------------
@@ -561,7 +557,7 @@ def _api_tag(req: AwsRequest):  # type: ignore[no-untyped-def]
         m = _mapping_for_tags(r.path_params["Resource"])
         with streams.changed:
             m.tags.update(tags)
-        return _json({}, 204)
+        return Response(status=204)
     return _respond(tag)(req)
 
 
@@ -574,7 +570,7 @@ def _api_untag(req: AwsRequest):  # type: ignore[no-untyped-def]
         with streams.changed:
             for key in _tag_keys(r):
                 m.tags.pop(key, None)
-        return _json({}, 204)
+        return Response(status=204)
     return _respond(untag)(req)
 
 
