@@ -13,6 +13,7 @@ import datetime
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -87,18 +88,18 @@ class Bench:
             ps = floor_pipelines(n)
             self.keep(f"floor setup x{n}", measure(self.sb, f"floor setup x{n}",
                                                    lambda: [floor.setup(clients, q) for q in ps]))
-            self.keep(f"floor teardown x{n}", measure(self.sb, f"floor teardown x{n}",
-                                                      lambda: [floor.teardown(clients, q) for q in ps]))
+            if self.args.scale_teardown:
+                self.keep(f"floor teardown x{n}", measure(self.sb, f"floor teardown x{n}",
+                                                          lambda: [floor.teardown(clients, q) for q in ps]))
 
     # --- peer --------------------------------------------------------------------------------------------------
     def run_peer(self) -> None:
         print("peer (bench/peer, naive playbook)", flush=True)
         ev = {"peer_endpoint_url": self.sb.url, "peer_region": REGION, "peer_iam_pause": self.args.iam_pause}
-        for _ in range(self.args.reps):
-            self.sb.reset()
-            self.keep("peer setup", run_playbook(self.sb, "peer setup", BENCH / "peer" / "setup.yml", ev))
-            self.keep("peer rerun", run_playbook(self.sb, "peer rerun", BENCH / "peer" / "setup.yml", ev))
-            self.keep("peer teardown", run_playbook(self.sb, "peer teardown", BENCH / "peer" / "teardown.yml", ev))
+        self.sb.reset()
+        self.keep("peer setup", run_playbook(self.sb, "peer setup", BENCH / "peer" / "setup.yml", ev))
+        self.keep("peer rerun", run_playbook(self.sb, "peer rerun", BENCH / "peer" / "setup.yml", ev))
+        self.keep("peer teardown", run_playbook(self.sb, "peer teardown", BENCH / "peer" / "teardown.yml", ev))
 
     # --- ours --------------------------------------------------------------------------------------------------
     def ours_vars(self, n: int, verify: bool) -> dict[str, Any]:
@@ -114,20 +115,19 @@ class Bench:
             return
         print("ours (playbooks/setup.yml, teardown.yml)", flush=True)
         setup, teardown = PLAYBOOKS / "setup.yml", PLAYBOOKS / "teardown.yml"
-        for _ in range(self.args.reps):
-            self.sb.reset()
-            self.keep("ours setup", run_playbook(self.sb, "ours setup", setup, self.ours_vars(1, False)), True)
-            self.keep("ours rerun", run_playbook(self.sb, "ours rerun", setup, self.ours_vars(1, False)), True)
-            self.keep("ours teardown", run_playbook(self.sb, "ours teardown", teardown, self.ours_vars(1, False)),
-                      True)
-            self.sb.reset()
-            verified = self.keep("ours setup+verify",
-                                 run_playbook(self.sb, "ours setup+verify", setup, self.ours_vars(1, True)), True)
-            if verified.ok:
-                found = report.verify_latency_from_timeline(verified.timeline)
-                if not found:
-                    print("  ours verify: no dynamodb_item -> log_events_info sequence in the timeline", flush=True)
-                self.latency["ours verify"].extend(found)
+        self.sb.reset()
+        self.keep("ours setup", run_playbook(self.sb, "ours setup", setup, self.ours_vars(1, False)), True)
+        self.keep("ours rerun", run_playbook(self.sb, "ours rerun", setup, self.ours_vars(1, False)), True)
+        self.keep("ours teardown", run_playbook(self.sb, "ours teardown", teardown, self.ours_vars(1, False)),
+                  True)
+        self.sb.reset()
+        verified = self.keep("ours setup+verify",
+                             run_playbook(self.sb, "ours setup+verify", setup, self.ours_vars(1, True)), True)
+        if verified.ok:
+            found = report.verify_latency_from_timeline(verified.timeline)
+            if not found:
+                print("  ours verify: no dynamodb_item -> log_events_info sequence in the timeline", flush=True)
+            self.latency["ours verify"].extend(found)
 
     def run_scale(self) -> None:
         if not (PLAYBOOKS / "setup.yml").exists():
@@ -139,8 +139,10 @@ class Bench:
             self.sb.reset()
             self.keep(f"ours setup x{n}", run_playbook(self.sb, f"ours setup x{n}", PLAYBOOKS / "setup.yml",
                                                        self.ours_vars(n, False), timeout=1800), True)
-            self.keep(f"ours teardown x{n}", run_playbook(self.sb, f"ours teardown x{n}", PLAYBOOKS / "teardown.yml",
-                                                          self.ours_vars(n, False), timeout=1800), True)
+            if self.args.scale_teardown:
+                self.keep(f"ours teardown x{n}", run_playbook(self.sb, f"ours teardown x{n}",
+                                                              PLAYBOOKS / "teardown.yml", self.ours_vars(n, False),
+                                                              timeout=1800), True)
 
 
 def _require(condition: bool) -> bool:
@@ -181,6 +183,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, help="repetitions of each single-pipeline playbook run (default 2)")
     parser.add_argument("--floor-reps", type=int, help="repetitions of the boto3 floor (default 5)")
     parser.add_argument("--scale", help="comma-separated pipeline counts for ours (default 1,10,50)")
+    parser.add_argument("--scale-teardown", action="store_true",
+                        help="also time teardown.yml at scale (slow; by default the sandbox is reset instead)")
     parser.add_argument("--only", default="floor,peer,ours,scale", help="parts to run (default: all)")
     parser.add_argument("--iam-pause", type=int, default=10, help="the peer's fixed pause after creating the role")
     parser.add_argument("--latency-probes", type=int, default=3, help="sandbox write->log probes per floor run")
@@ -194,8 +198,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    # Unwind through the `with SandboxProcess` block so a stopped benchmark never leaves its sandbox running.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     OUTPUT.mkdir(parents=True, exist_ok=True)
     meta: dict[str, Any] = {
@@ -205,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "quick": args.quick, "reps": args.reps, "floor_reps": args.floor_reps, "iam_pause": args.iam_pause,
         "forks": ansible_forks(),
+        "load_before": os.getloadavg(),
     }
     with SandboxProcess(port=args.port, log_path=OUTPUT / "sandbox.log") as sb:
         print(f"sandbox on {sb.url}", flush=True)
@@ -212,13 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         meta["knobs"] = {k: v for k, v in sb.knobs.items() if k != "seed"}
         if "floor" in args.only:
             bench.run_floor()
-        if "peer" in args.only:
-            bench.run_peer()
-        if "ours" in args.only:
-            bench.run_ours()
+        # Peer and ours alternate, one repetition each at a time, so load from anything else on the machine
+        # lands on both rather than on whichever ran during the busy minutes.
+        for rep in range(args.reps):
+            print(f"repetition {rep + 1}/{args.reps}", flush=True)
+            if "peer" in args.only:
+                bench.run_peer()
+            if "ours" in args.only:
+                bench.run_ours()
         if "scale" in args.only:
             bench.run_scale()
     meta["elapsed"] = time.monotonic() - started
+    meta["load_after"] = os.getloadavg()
     summary = report.summarise(bench.samples)
     text = report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow, bench.calls)
     args.out.write_text(text, encoding="utf-8")

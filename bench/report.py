@@ -227,6 +227,10 @@ def slowest_tasks(timeline: list[dict[str, Any]], n: int = 12) -> list[dict[str,
              "mean": sum(v) / len(v), "sum": sum(v)} for k, v in ranked]
 
 
+def _load(values: Any) -> str:
+    return "/".join(f"{v:.1f}" for v in values) if values else "?"
+
+
 def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, list[float]],
            profiles: dict[str, list[dict[str, Any]]], slow: dict[str, list[dict[str, Any]]],
            calls: dict[str, dict[str, int]]) -> str:
@@ -243,7 +247,9 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
         f"scale runs once; floor {meta.get('floor_reps', '?')}x",
         f"- sandbox knobs: `{meta.get('knobs', {})}`; ansible forks: {meta.get('forks', '?')}; "
         f"peer IAM pause: {meta.get('iam_pause', '?')} s",
-        f"- total benchmark time: {meta.get('elapsed', 0):.0f} s",
+        f"- total benchmark time: {meta.get('elapsed', 0):.0f} s; load average (1/5/15 min) before "
+        f"{_load(meta.get('load_before'))}, after {_load(meta.get('load_after'))} — wall times are only comparable "
+        "within one run, on a machine doing nothing else",
         "",
         "## Wall time and API calls",
         "",
