@@ -1,0 +1,186 @@
+"""The stream_function role through ansible-playbook against the sandbox."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+PLAYBOOK = Path(__file__).parent / "playbooks" / "stream_function.yml"
+OWNER = "streamops.dynamodb_lambda"
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}
+
+
+def play(run_playbook, extra_vars, *args, env=None):
+    """Run the playbook with the json callback; return (stats for localhost, reported facts, failure messages)."""
+    proc = run_playbook(PLAYBOOK, extra_vars, *args,
+                        env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", **(env or {})})
+    try:
+        out = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    facts, failures = None, []
+    for p in out["plays"]:
+        for task in p["tasks"]:
+            result = task["hosts"].get("localhost", {})
+            if result.get("failed") and not result.get("failed_when_result") is False:
+                failures.append(result.get("msg", ""))
+            if task["task"]["name"] == "Report the published facts":
+                facts = result.get("msg")
+    stats = out["stats"].get("localhost", {})
+    stats["duration"] = proc.duration
+    return stats, facts, failures
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+@pytest.fixture
+def role_arn(aws):
+    return aws("iam").create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+
+
+def function(aws, name="fn"):
+    lam = aws("lambda")
+    try:
+        return lam.get_function(FunctionName=name)
+    except lam.exceptions.ResourceNotFoundException:
+        return None
+
+
+def log_group(aws, name="/aws/lambda/fn"):
+    logs = aws("logs")
+    groups = [g for g in logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name]
+    if not groups:
+        return None
+    return {**groups[0], "tags": logs.list_tags_log_group(logGroupName=name)["tags"]}
+
+
+def test_deploy_idempotent_update_and_absent(run_playbook, aws, role_arn, cache, tmp_path):
+    ev = {"stream_function_name": "fn", "stream_function_role_arn": role_arn,
+          "stream_function_environment": {"STREAMOPS_POISON_ATTRIBUTE": "poison"}}
+    checked, facts, failures = play(run_playbook, ev, "--check", env=cache)
+    assert checked["failures"] == 0 and checked["changed"] == 2, failures  # log group, function
+    assert function(aws) is None and log_group(aws) is None
+    assert facts["stream_function_arn"].endswith(":function:fn")
+
+    first, facts, failures = play(run_playbook, ev, env=cache)
+    assert first["failures"] == 0 and first["changed"] == 2, failures
+    fn = function(aws)
+    config = fn["Configuration"]
+    assert facts["stream_function_arn"] == config["FunctionArn"]
+    assert (config["Runtime"], config["Handler"], config["MemorySize"], config["Timeout"]) == \
+        ("python3.12", "handler.lambda_handler", 128, 30)
+    assert config["Role"] == role_arn
+    assert config["Environment"]["Variables"] == {"STREAMOPS_POISON_ATTRIBUTE": "poison"}
+    assert config["State"] == "Active"
+    assert fn["Tags"] == {"streamops:managed-by": OWNER}
+    package = tmp_path / "cache" / "streamops.dynamodb_lambda" / "fn.zip"
+    assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(package.read_bytes()).digest()).decode()
+    with zipfile.ZipFile(io.BytesIO(package.read_bytes())) as archive:
+        assert archive.namelist() == ["handler.py"]
+    group = log_group(aws)
+    assert group["retentionInDays"] == 7 and group["tags"] == {"streamops:managed-by": OWNER}
+
+    second, facts2, _ = play(run_playbook, ev, env=cache)
+    assert second["changed"] == 0 and second["failures"] == 0, second
+    assert facts2 == facts
+
+    # A configuration change is applied in place; the code (same bytes) is not uploaded again.
+    updated, _, failures = play(run_playbook, {**ev, "stream_function_memory": 256,
+                                               "stream_function_log_retention_days": 14}, env=cache)
+    assert updated["failures"] == 0 and updated["changed"] == 2, failures
+    assert function(aws)["Configuration"]["MemorySize"] == 256
+    assert function(aws)["Configuration"]["CodeSha256"] == config["CodeSha256"]
+    assert log_group(aws)["retentionInDays"] == 14
+
+    gone, facts, failures = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    assert gone["failures"] == 0 and gone["changed"] == 2, failures
+    assert function(aws) is None and log_group(aws) is None
+    assert facts["stream_function_arn"] is None
+    again, _, failures = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    assert again["failures"] == 0 and again["changed"] == 0, failures
+
+
+def test_changed_source_uploads_new_code(run_playbook, aws, role_arn, cache, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "handler.py").write_text("def lambda_handler(event, context):\n    return 1\n")
+    ev = {"stream_function_name": "fn", "stream_function_role_arn": role_arn, "stream_function_source": str(src)}
+    first, _, failures = play(run_playbook, ev, env=cache)
+    assert first["failures"] == 0, failures
+    sha = function(aws)["Configuration"]["CodeSha256"]
+    (src / "handler.py").write_text("def lambda_handler(event, context):\n    return 2\n")
+    second, _, failures = play(run_playbook, ev, env=cache)
+    assert second["failures"] == 0 and second["changed"] == 1, failures
+    assert function(aws)["Configuration"]["CodeSha256"] != sha
+
+
+def test_rides_out_iam_propagation(run_playbook, aws, sandbox, cache):
+    """Keep the role 'just changed' until the role's first CreateFunction, so that call is always refused."""
+    sandbox.configure(iam_propagation_delay=3)
+    iam = aws("iam")
+    arn = iam.create_role(RoleName="fresh-role", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    stop = threading.Event()
+
+    def keep_changing_role() -> None:
+        deadline = time.monotonic() + 300
+        while not stop.is_set() and time.monotonic() < deadline:
+            if sandbox.stats()["calls"].get("lambda:CreateFunction", 0) >= 1:
+                return
+            iam.put_role_policy(RoleName="fresh-role", PolicyName="touch", PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:GetObject",
+                                                         "Resource": f"arn:aws:s3:::touch-{time.monotonic_ns()}"}]}))
+            stop.wait(0.5)
+
+    toucher = threading.Thread(target=keep_changing_role, daemon=True)
+    toucher.start()
+    try:
+        done, _, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": arn},
+                                 env=cache)
+    finally:
+        stop.set()
+        toucher.join(timeout=10)
+    assert done["failures"] == 0 and done["changed"] == 2, failures
+    assert function(aws)["Configuration"]["State"] == "Active"
+    assert sandbox.stats()["calls"]["lambda:CreateFunction"] >= 2  # refused at least once, then created
+
+
+def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_arn, cache):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(e, c):\n    return 0\n")
+    aws("lambda").create_function(FunctionName="fn", Runtime="python3.12", Role=role_arn,
+                                  Handler="handler.lambda_handler", Code={"ZipFile": buffer.getvalue()})
+    aws("logs").create_log_group(logGroupName="/aws/lambda/fn")
+    aws("logs").create_log_group(logGroupName="/aws/lambda/fn-other", tags={"streamops:managed-by": OWNER})
+    gone, _, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_state": "absent"},
+                             env=cache)
+    assert gone["failures"] == 0 and gone["changed"] == 0, failures
+    assert function(aws) is not None and log_group(aws) is not None
+    assert log_group(aws, "/aws/lambda/fn-other") is not None
+
+
+@pytest.mark.parametrize("extra,variable", [
+    ({"stream_function_source": "/nonexistent/handler"}, "stream_function_source"),
+    ({"stream_function_handler": "handler.missing"}, "stream_function_handler"),
+    ({"stream_function_runtime": "nodejs20.x"}, "stream_function_handler"),
+    ({"stream_function_role_arn": "fn-role"}, "stream_function_role_arn"),
+    ({"stream_function_memory": 64}, "stream_function_memory"),
+])
+def test_bad_input_fails_before_any_aws_change(run_playbook, aws, sandbox, role_arn, cache, extra, variable):
+    sandbox.reset_stats()
+    bad, _, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": role_arn,
+                                           **extra}, env=cache)
+    assert bad["failures"] == 1 and failures and variable in failures[-1], failures
+    assert sandbox.stats()["total"] == 0
