@@ -460,3 +460,99 @@ def test_measure_write_to_log_latency(aws) -> None:
         samples.append(time.perf_counter() - started)
     print(f"\nPutItem -> log event latency over {len(samples)} writes: median {statistics.median(samples):.3f}s, "
           f"min {min(samples):.3f}s, max {max(samples):.3f}s")
+
+
+# --- in-process: the poller with an injected invoke (no sandbox server, no subprocess) -------------------------
+
+class FakeResult:
+    def __init__(self, failed: bool, request_id: str):
+        self.status_code = 200
+        self.payload = b'{"errorMessage": "boom"}' if failed else b"{}"
+        self.function_error = "Unhandled" if failed else None
+        self.request_id = request_id
+        self.executed_version = "$LATEST"
+
+
+@pytest.fixture
+def in_process(monkeypatch):
+    """moto in this process with the sandbox's stream patches; yields (dynamodb client, stream ARN)."""
+    import boto3
+    from moto import mock_aws
+
+    from sandbox import streams
+
+    streams.install()
+    monkeypatch.setattr(streams, "clock", streams.clock)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="https://dynamodb.us-east-1.amazonaws.com",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+        arn = ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                               KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                               AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                               StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+                               )["TableDescription"]["LatestStreamArn"]
+        yield ddb, arn
+    streams.reset()
+
+
+def _in_process_poller(arn: str, fail_keys: set[str], **settings: Any):
+    from sandbox import poller
+    from sandbox.event_source_mappings import Mapping
+
+    calls: list[list[str]] = []
+    sent: list[dict[str, Any]] = []
+
+    def invoke(account: str, region: str, function: str, payload: bytes) -> FakeResult:
+        keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in json.loads(payload)["Records"]]
+        calls.append(keys)
+        return FakeResult(bool(fail_keys & set(keys)), f"req-{len(calls)}")
+
+    m = Mapping(uuid="00000000-aaaa-bbbb-cccc-000000000000", account="123456789012", region="us-east-1",
+                function_arn="arn:aws:lambda:us-east-1:123456789012:function:fake", event_source_arn=arn,
+                starting_position="TRIM_HORIZON", state="Enabled",
+                on_failure="arn:aws:sqs:us-east-1:123456789012:dlq", **settings)
+    p = poller.Poller(m, invoke=invoke, send_failure=lambda _m, _dest, record: sent.append(record))
+    return m, p, calls, sent
+
+
+def test_records_older_than_maximum_record_age_go_to_on_failure_without_invoking(in_process, monkeypatch) -> None:
+    from sandbox import streams
+
+    ddb, arn = in_process
+    real = time.time
+    monkeypatch.setattr(streams, "clock", lambda: real() - 120)  # written two minutes ago
+    for pk in ("old1", "old2"):
+        ddb.put_item(TableName="t", Item={"pk": {"S": pk}})
+    monkeypatch.setattr(streams, "clock", real)
+    ddb.put_item(TableName="t", Item={"pk": {"S": "fresh"}})
+    m, p, calls, sent = _in_process_poller(arn, set(), maximum_record_age=60)
+    p.start()
+    try:
+        wait_for("the fresh record to be invoked", lambda: calls)
+        wait_for("the on-failure record", lambda: sent)
+    finally:
+        p.stop()
+    assert calls == [["fresh"]]
+    [record] = sent
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert "responseContext" not in record
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 2
+
+
+def test_in_process_retries_stop_at_maximum_retry_attempts(in_process) -> None:
+    ddb, arn = in_process
+    for pk in ("a", "poison", "b"):
+        ddb.put_item(TableName="t", Item={"pk": {"S": pk}})
+    m, p, calls, sent = _in_process_poller(arn, {"poison"}, batch_size=3, maximum_retry_attempts=1)
+    p.start()
+    try:
+        wait_for("the on-failure record", lambda: sent)
+    finally:
+        p.stop()
+    assert calls == [["a", "poison", "b"]] * 2
+    assert sent[0]["requestContext"]["approximateInvokeCount"] == 2
+    assert sent[0]["requestContext"]["requestId"] == "req-2"
+    assert sent[0]["responseContext"]["functionError"] == "Unhandled"
+    assert m.last_processing_result == "PROBLEM: Function call failed"
+    assert not p.thread.is_alive()
