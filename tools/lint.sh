@@ -30,7 +30,7 @@ run_ansible_lint() {
     step "ansible-lint (.ansible-lint, profile production)"
     # The repository's ansible.cfg points collections_path at the checkout's collections/ link, which is how
     # ansible-lint resolves streamops.dynamodb_lambda.* FQCNs in roles and playbooks.
-    ANSIBLE_CONFIG="${ROOT}/ansible.cfg" ansible-lint --nocolor
+    ANSIBLE_CONFIG="${ROOT}/ansible.cfg" ansible-lint --nocolor --format pep8
 }
 
 # The release date of galaxy.yml's version in changelog.yaml, or nothing when that version is not released yet.

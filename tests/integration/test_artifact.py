@@ -114,8 +114,6 @@ def test_setup_then_teardown_by_fqcn_from_the_installed_artifact(installed, run_
 
     setup = run_playbook(f"{FQCN}.setup", None, env=env)
     assert setup.returncode == 0, setup.stdout[-6000:] + setup.stderr[-3000:]
-    # The run really came from the fresh install: the task paths ansible prints with -v are not needed; the
-    # pipeline's resources are.
     lam = aws("lambda")
     function = lam.get_function(FunctionName=FUNCTION)["Configuration"]
     mappings = lam.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"]

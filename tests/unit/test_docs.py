@@ -132,3 +132,16 @@ def test_role_argument_spec_renders_as_text(role: str) -> None:
     assert re.search(rf"^> ROLE: \*?{re.escape(fqcn)}\*?", stdout, flags=re.M), (
         f"ansible-doc -t role printed no page for {fqcn} (rc={rc}):\n" + "\n".join(_errors_about(stderr, role)))
     assert not _errors_about(stderr, role)
+
+
+def test_aws_modules_are_exactly_the_action_group() -> None:
+    # module_defaults: group/streamops.dynamodb_lambda.aws must reach every module that calls AWS, and no other
+    # (a module outside AWS would reject the group's endpoint/region options).
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
+    group = [e for e in runtime["action_groups"]["aws"] if isinstance(e, str)]
+    metadata = [e["metadata"] for e in runtime["action_groups"]["aws"] if isinstance(e, dict)]
+    assert metadata == [{"extend_group": ["amazon.aws.aws"]}]
+    aws_modules = sorted(m for m in MODULES
+                         if "AnsibleAWSModule" in (ROOT / "plugins" / "modules" / f"{m}.py").read_text())
+    assert sorted(group) == aws_modules
+    assert len(group) == len(set(group)), "duplicate entries in the action group"
