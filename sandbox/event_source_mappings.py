@@ -33,7 +33,8 @@ MAX_FILTERS = 5  # Lambda's default quota of filters per mapping
 _STREAM_ARN = re.compile(r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table/[A-Za-z0-9_.-]+/stream/.+$")
 _FUNCTION_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
                            r"function:(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$")
-_PARTIAL_ARN = re.compile(r"^(?P<account>\d{12}):function:(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$")
+_PARTIAL_ARN = re.compile(r"^(?P<account>\d{12}):function:(?P<name>[A-Za-z0-9_-]+)"
+                          r"(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$")
 _NAME = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+))?$")
 _DESTINATION = re.compile(r"^arn:aws[a-z-]*:(?P<service>sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")
 

@@ -383,7 +383,8 @@ def test_list_filters_by_function_name_arn_partial_arn_and_source(lam, aws, fn, 
     other_stream = aws("dynamodb").create_table(
         TableName="t2", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})["TableDescription"]["LatestStreamArn"]
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]["LatestStreamArn"]
     a = lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=stream, StartingPosition="LATEST")["UUID"]
     b = lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=other_stream,
                                         StartingPosition="LATEST")["UUID"]
