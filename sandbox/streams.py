@@ -14,6 +14,7 @@ the table's stream was disabled or re-created (it gets no new records, as on AWS
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -45,28 +46,52 @@ class StreamRecord:
         self.record = record
 
     def to_json(self) -> dict[str, Any]:
-        return self.record
+        # moto's response serializer base64-encodes blobs itself, so binary values go to it as bytes.
+        body = self.record["dynamodb"]
+        typed = {k: {name: _binary_as_bytes(v) for name, v in body[k].items()}
+                 for k in ("Keys", "NewImage", "OldImage") if k in body}
+        return {**self.record, "dynamodb": {**body, **typed}}
 
     def for_lambda(self, stream_arn: str) -> dict[str, Any]:
         """The record as Lambda delivers it: the stream record plus eventSourceARN."""
         return {**json.loads(json.dumps(self.record)), "eventSourceARN": stream_arn}
 
 
+def _binary_as_bytes(typed: dict[str, Any]) -> dict[str, Any]:
+    (tag, value), = typed.items()
+    if tag == "B":
+        return {"B": base64.b64decode(value)}
+    if tag == "BS":
+        return {"BS": [base64.b64decode(v) for v in value]}
+    if tag == "M":
+        return {"M": {k: _binary_as_bytes(v) for k, v in value.items()}}
+    if tag == "L":
+        return {"L": [_binary_as_bytes(v) for v in value]}
+    return typed
+
+
+def _wire(value: Any) -> Any:
+    """moto's typed values -> the JSON DynamoDB sends (binary as base64, nested maps/lists/sets as plain JSON)."""
+    from moto.dynamodb.models.utilities import dynamo_json_dump
+
+    return json.loads(dynamo_json_dump(value))
+
+
 def build_record(table: Any, view_type: str, old: Any, new: Any, seq: int, created: float) -> dict[str, Any]:
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     source = old if old is not None else new
-    keys = {table.hash_key_attr: source.hash_key.to_json()}
+    keys = {table.hash_key_attr: source.hash_key}
     if table.range_key_attr is not None and source.range_key is not None:
-        keys[table.range_key_attr] = source.range_key.to_json()
+        keys[table.range_key_attr] = source.range_key
     dynamodb: dict[str, Any] = {
         # AWS rounds down to the second and sends a number, not a date string.
         "ApproximateCreationDateTime": int(created),
-        "Keys": keys,
+        "Keys": _wire(keys),
     }
     if view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
-        dynamodb["NewImage"] = new.to_json()["Attributes"]
+        dynamodb["NewImage"] = _wire(new.to_json()["Attributes"])
     if view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
-        dynamodb["OldImage"] = old.to_json()["Attributes"]
+        dynamodb["OldImage"] = _wire(old.to_json()["Attributes"])
     dynamodb["SequenceNumber"] = str(seq)
     # AWS counts the keys and images; the JSON length is a close, deterministic stand-in.
     dynamodb["SizeBytes"] = len(json.dumps({k: dynamodb[k] for k in ("Keys", "NewImage", "OldImage")

@@ -215,3 +215,42 @@ def test_records_older_than_24_hours_are_trimmed(in_process, monkeypatch) -> Non
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in shard.get(shard.starting_sequence_number, 10)] == ["fresh"]
     assert streams.stream_status(stream) == "ENABLED"
     assert streams.stream_status(stream + "x") == "NOT_FOUND"
+
+
+def test_every_attribute_type_round_trips_through_the_stream(aws) -> None:
+    ddb, streams = aws("dynamodb"), aws("dynamodbstreams")
+    stream = ddb.create_table(
+        TableName="bin", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "B"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    item = {"pk": {"B": b"\x00\x01key"}, "b": {"B": b"\xffdata"}, "bs": {"BS": [b"\x01", b"\x02"]},
+            "s": {"S": "x"}, "n": {"N": "1.5"}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]},
+            "m": {"M": {"inner": {"B": b"\x03"}, "deep": {"L": [{"S": "y"}, {"N": "2"}]}}},
+            "l": {"L": [{"BOOL": True}, {"NULL": True}, {"M": {"z": {"S": "z"}}}]}}
+    ddb.put_item(TableName="bin", Item=item)
+    shard = streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = streams.get_shard_iterator(StreamArn=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    [record] = streams.get_records(ShardIterator=it)["Records"]
+    assert record["dynamodb"]["Keys"] == {"pk": {"B": b"\x00\x01key"}}
+    image = record["dynamodb"]["NewImage"]
+    assert {k: v for k, v in image.items() if k not in ("bs", "ss", "ns")} == \
+        {k: v for k, v in item.items() if k not in ("bs", "ss", "ns")}
+    assert sorted(image["bs"]["BS"]) == [b"\x01", b"\x02"]
+    assert sorted(image["ss"]["SS"]) == ["a", "b"] and sorted(image["ns"]["NS"]) == ["1", "2"]
+
+
+def test_lambda_gets_binary_values_as_base64_strings(in_process) -> None:
+    from sandbox import streams
+
+    stream = in_process.create_table(
+        TableName="bin", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "B"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    in_process.put_item(TableName="bin", Item={"pk": {"B": b"\x00\x01"}, "m": {"M": {"b": {"B": b"\xff"}}}})
+    [record] = streams.records_after(streams.shard_for(stream), 0, 10)
+    event = json.loads(json.dumps(record.for_lambda(stream)))
+    assert event["dynamodb"]["Keys"] == {"pk": {"B": "AAE="}}
+    assert event["dynamodb"]["NewImage"]["m"] == {"M": {"b": {"B": "/w=="}}}
+    assert event["eventSourceARN"] == stream
