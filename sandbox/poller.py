@@ -14,6 +14,9 @@ What Lambda's stream pollers do, as far as one shard in one process allows:
 - records are handled strictly in order, which keeps per-key order (ParallelizationFactor is accepted but the
   sandbox runs one batch at a time per shard, so it changes throughput only on AWS).
 
+Not emulated: TumblingWindowInSeconds is stored and reported but the poller does not pass window state to the
+function; one shard per stream (AWS splits shards under load).
+
 The poller sleeps on `streams.changed` (notified on each new record and each mapping change), never spins.
 """
 
