@@ -3,21 +3,27 @@
 Starts its own sandbox on a free port, measures the floor (boto3), the peer (bench/peer/, a naive playbook) and
 ours (playbooks/setup.yml and teardown.yml) side by side in one run, and writes bench/RESULTS.md plus the raw
 samples to bench/output/results.json. The sandbox is reset before every cold run and its call counters before
-every measured run.
+every measured run. It measures the committed tree at HEAD (unpacked with git archive into a temporary directory:
+sandbox, playbooks, roles, peer), so RESULTS.md names the code it measured; --working-tree measures the checkout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import io
 import json
 import os
 import platform
 import signal
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +31,6 @@ from . import floor, report
 from .runner import BENCH, OUTPUT, ROOT, Sample, measure, run_playbook
 from .sandbox_proc import REGION, SandboxProcess
 
-PLAYBOOKS = ROOT / "playbooks"
 WALKTHROUGH = {"name": "users_post", "table_name": "users_post", "function_name": "Lambda_demo_DynamoDB_stream"}
 
 
@@ -41,9 +46,12 @@ def floor_pipelines(n: int) -> list[floor.Pipeline]:
 
 
 class Bench:
-    def __init__(self, sandbox: SandboxProcess, args: argparse.Namespace):
+    def __init__(self, sandbox: SandboxProcess, args: argparse.Namespace, root: Path):
         self.sb = sandbox
         self.args = args
+        self.root = root  # the tree measured: a snapshot of HEAD, or the checkout itself with --working-tree
+        self.playbooks = root / "playbooks"
+        self.peer = root / "bench" / "peer"
         self.samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.calls: dict[str, dict[str, int]] = {}
         self.latency: dict[str, list[float]] = defaultdict(list)
@@ -60,6 +68,9 @@ class Bench:
             self.profiles[key] = report.profile(sample.timeline)
             self.slow[key] = report.slowest_tasks(sample.timeline)
         return sample
+
+    def playbook(self, name: str, path: Path, extra_vars: dict[str, Any], **kwargs: Any) -> Sample:
+        return run_playbook(self.sb, name, path, extra_vars, root=self.root, **kwargs)
 
     # --- floor -------------------------------------------------------------------------------------------------
     def run_floor(self) -> None:
@@ -97,9 +108,9 @@ class Bench:
         print("peer (bench/peer, naive playbook)", flush=True)
         ev = {"peer_endpoint_url": self.sb.url, "peer_region": REGION, "peer_iam_pause": self.args.iam_pause}
         self.sb.reset()
-        self.keep("peer setup", run_playbook(self.sb, "peer setup", BENCH / "peer" / "setup.yml", ev))
-        self.keep("peer rerun", run_playbook(self.sb, "peer rerun", BENCH / "peer" / "setup.yml", ev))
-        self.keep("peer teardown", run_playbook(self.sb, "peer teardown", BENCH / "peer" / "teardown.yml", ev))
+        self.keep("peer setup", self.playbook("peer setup", self.peer / "setup.yml", ev))
+        self.keep("peer rerun", self.playbook("peer rerun", self.peer / "setup.yml", ev))
+        self.keep("peer teardown", self.playbook("peer teardown", self.peer / "teardown.yml", ev))
 
     # --- ours --------------------------------------------------------------------------------------------------
     def ours_vars(self, n: int, verify: bool) -> dict[str, Any]:
@@ -110,19 +121,19 @@ class Bench:
         return ev
 
     def run_ours(self) -> None:
-        if not (PLAYBOOKS / "setup.yml").exists() or not (PLAYBOOKS / "teardown.yml").exists():
+        if not (self.playbooks / "setup.yml").exists() or not (self.playbooks / "teardown.yml").exists():
             print("ours: playbooks/setup.yml or teardown.yml missing, skipped", flush=True)
             return
         print("ours (playbooks/setup.yml, teardown.yml)", flush=True)
-        setup, teardown = PLAYBOOKS / "setup.yml", PLAYBOOKS / "teardown.yml"
+        setup, teardown = self.playbooks / "setup.yml", self.playbooks / "teardown.yml"
         self.sb.reset()
-        self.keep("ours setup", run_playbook(self.sb, "ours setup", setup, self.ours_vars(1, False)), True)
-        self.keep("ours rerun", run_playbook(self.sb, "ours rerun", setup, self.ours_vars(1, False)), True)
-        self.keep("ours teardown", run_playbook(self.sb, "ours teardown", teardown, self.ours_vars(1, False)),
+        self.keep("ours setup", self.playbook("ours setup", setup, self.ours_vars(1, False)), True)
+        self.keep("ours rerun", self.playbook("ours rerun", setup, self.ours_vars(1, False)), True)
+        self.keep("ours teardown", self.playbook("ours teardown", teardown, self.ours_vars(1, False)),
                   True)
         self.sb.reset()
         verified = self.keep("ours setup+verify",
-                             run_playbook(self.sb, "ours setup+verify", setup, self.ours_vars(1, True)), True)
+                             self.playbook("ours setup+verify", setup, self.ours_vars(1, True)), True)
         if verified.ok:
             found = report.verify_latency_from_timeline(verified.timeline)
             if not found:
@@ -130,18 +141,18 @@ class Bench:
             self.latency["ours verify"].extend(found)
 
     def run_scale(self) -> None:
-        if not (PLAYBOOKS / "setup.yml").exists():
+        if not (self.playbooks / "setup.yml").exists():
             return
         print(f"scale (ours, pipelines: {', '.join(map(str, self.args.scale))})", flush=True)
         for n in self.args.scale:
             if n == 1:
                 continue  # the single-pipeline cold setup above is the baseline
             self.sb.reset()
-            self.keep(f"ours setup x{n}", run_playbook(self.sb, f"ours setup x{n}", PLAYBOOKS / "setup.yml",
+            self.keep(f"ours setup x{n}", self.playbook(f"ours setup x{n}", self.playbooks / "setup.yml",
                                                        self.ours_vars(n, False), timeout=1800), True)
             if self.args.scale_teardown:
-                self.keep(f"ours teardown x{n}", run_playbook(self.sb, f"ours teardown x{n}",
-                                                              PLAYBOOKS / "teardown.yml", self.ours_vars(n, False),
+                self.keep(f"ours teardown x{n}", self.playbook(f"ours teardown x{n}",
+                                                              self.playbooks / "teardown.yml", self.ours_vars(n, False),
                                                               timeout=1800), True)
 
 
@@ -157,6 +168,21 @@ def _combine(name: str, a: Sample, b: Sample) -> Sample:
         calls[op] = calls.get(op, 0) + n
     return Sample(name=name, seconds=a.seconds + b.seconds, calls=calls, total=a.total + b.total,
                   writes=a.writes + b.writes, ok=a.ok and b.ok)
+
+
+@contextlib.contextmanager
+def snapshot(commit: str) -> Iterator[Path]:
+    """The committed tree at *commit*, unpacked in a temporary directory.
+
+    The checkout is shared with people editing it; measuring a commit keeps half-saved files out of the numbers
+    and makes the commit written into RESULTS.md the code that was actually measured.
+    """
+    with tempfile.TemporaryDirectory(prefix="streamops-bench-") as tmp:
+        archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True,
+                                 check=True).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="tar")
+        yield Path(tmp)
 
 
 def git(*args: str) -> str:
@@ -189,6 +215,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--iam-pause", type=int, default=10, help="the peer's fixed pause after creating the role")
     parser.add_argument("--latency-probes", type=int, default=3, help="sandbox write->log probes per floor run")
     parser.add_argument("--port", type=int, help="sandbox port (default: a free one)")
+    parser.add_argument("--working-tree", action="store_true",
+                        help="measure the checkout as it is instead of a snapshot of HEAD (for trying changes)")
     parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 2)
@@ -208,18 +236,22 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     OUTPUT.mkdir(parents=True, exist_ok=True)
+    commit = git("rev-parse", "HEAD") or "unknown"
     meta: dict[str, Any] = {
-        "commit": git("rev-parse", "HEAD") or "unknown",
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "commit": commit,
+        "tree": "working tree (may include uncommitted changes)" if args.working_tree else f"git archive of {commit}",
+        "dirty": args.working_tree and bool(git("status", "--porcelain", "--untracked-files=no")),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "quick": args.quick, "reps": args.reps, "floor_reps": args.floor_reps, "iam_pause": args.iam_pause,
         "forks": ansible_forks(),
         "load_before": os.getloadavg(),
     }
-    with SandboxProcess(port=args.port, log_path=OUTPUT / "sandbox.log") as sb:
-        print(f"sandbox on {sb.url}", flush=True)
-        bench = Bench(sb, args)
+    with contextlib.ExitStack() as stack:
+        root = ROOT if args.working_tree else stack.enter_context(snapshot(commit))
+        sb = stack.enter_context(SandboxProcess(port=args.port, log_path=OUTPUT / "sandbox.log", root=root))
+        print(f"measuring {meta['tree']}; sandbox on {sb.url}", flush=True)
+        bench = Bench(sb, args, root)
         meta["knobs"] = {k: v for k, v in sb.knobs.items() if k != "seed"}
         if "floor" in args.only:
             bench.run_floor()

@@ -241,6 +241,7 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
         "Do not edit by hand; re-run to refresh.",
         "",
         f"- commit: `{meta.get('commit', '?')}`{' (working tree had uncommitted changes)' if meta.get('dirty') else ''}",
+        f"- measured: {meta.get('tree', '?')}",
         f"- date: {meta.get('date', '?')}",
         f"- machine: {meta.get('machine', '?')}",
         f"- repetitions: {meta.get('reps', '?')} per single-pipeline run (median shown, range in brackets); "

@@ -68,8 +68,8 @@ def measure(sandbox: SandboxProcess, name: str, fn: Callable[[], Any]) -> Sample
     return sample
 
 
-def ansible_env(timeline: Path | None = None) -> dict[str, str]:
-    env = {**os.environ, **CREDENTIALS, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
+def ansible_env(timeline: Path | None = None, root: Path = ROOT) -> dict[str, str]:
+    env = {**os.environ, **CREDENTIALS, "ANSIBLE_CONFIG": str(root / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_DEPRECATION_WARNINGS": "0"}
     if timeline is not None:
         env["ANSIBLE_CALLBACK_PLUGINS"] = str(BENCH / "callback_plugins")
@@ -79,7 +79,8 @@ def ansible_env(timeline: Path | None = None) -> dict[str, str]:
 
 
 def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars: dict[str, Any],
-                 *args: str, timeout: float = 900) -> Sample:
+                 *args: str, root: Path = ROOT, timeout: float = 900) -> Sample:
+    """ansible-playbook from *root* (the checkout, or a snapshot of a commit) with its ansible.cfg."""
     OUTPUT.mkdir(parents=True, exist_ok=True)
     slug = name.replace(" ", "_").replace("/", "_")
     timeline = OUTPUT / f"{slug}.timeline.jsonl"
@@ -88,7 +89,7 @@ def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars:
     cmd = [str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(extra_vars), *args]
 
     def run() -> None:
-        proc = subprocess.run(cmd, cwd=ROOT, env=ansible_env(timeline), capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=root, env=ansible_env(timeline, root), capture_output=True, text=True,
                               timeout=timeout)
         log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}", encoding="utf-8")
         if proc.returncode != 0:

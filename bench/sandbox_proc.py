@@ -43,7 +43,9 @@ def free_port() -> int:
 
 
 class SandboxProcess:
-    def __init__(self, port: int | None = None, log_path: Path | None = None, start_timeout: float = 60.0):
+    def __init__(self, port: int | None = None, log_path: Path | None = None, start_timeout: float = 60.0,
+                 root: Path = ROOT):
+        self.root = root
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path or ROOT / "bench" / "output" / "sandbox.log"
@@ -57,7 +59,7 @@ class SandboxProcess:
         # The peer attaches AWS managed policies (the walkthrough's step 2b); moto knows them only when asked to load
         # them. Harmless for the floor and ours, which use inline policies.
         env = {**os.environ, **CREDENTIALS, "PYTHONUNBUFFERED": "1", "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
-        self.process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(self.port)], cwd=ROOT,
+        self.process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(self.port)], cwd=self.root,
                                         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines: queue.Queue[str | None] = queue.Queue()
 
