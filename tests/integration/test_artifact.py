@@ -113,6 +113,7 @@ def test_setup_then_teardown_by_fqcn_from_the_installed_artifact(installed, run_
     env = {k: v for k, v in installed.items() if not k.startswith("_")}
 
     setup = run_playbook(f"{FQCN}.setup", None, env=env)
+    print(f"setup (with verify) from the installed artifact: {setup.duration:.1f}s")  # type: ignore[attr-defined]
     assert setup.returncode == 0, setup.stdout[-6000:] + setup.stderr[-3000:]
     lam = aws("lambda")
     function = lam.get_function(FunctionName=FUNCTION)["Configuration"]
@@ -124,6 +125,7 @@ def test_setup_then_teardown_by_fqcn_from_the_installed_artifact(installed, run_
     assert mappings[0]["FunctionArn"] == function["FunctionArn"]
 
     teardown = run_playbook(f"{FQCN}.teardown", None, env=env)
+    print(f"teardown from the installed artifact: {teardown.duration:.1f}s")  # type: ignore[attr-defined]
     assert teardown.returncode == 0, teardown.stdout[-6000:] + teardown.stderr[-3000:]
     assert lam.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"] == []
     names = [f["FunctionName"] for f in lam.list_functions()["Functions"]]
