@@ -41,12 +41,20 @@ INIT_TIMEOUT_S = 10.0
 # Lambda returns the last 4 KB of the execution log for LogType=Tail.
 TAIL_BYTES = 4096
 MAX_CONCURRENT_PROCESSES = 8
+# Lambda's synchronous payload quotas (request and response), in bytes.
+MAX_SYNC_REQUEST_BYTES = 6291456
+MAX_SYNC_RESPONSE_BYTES = 6291556
 # Credentials a function sees. Fixed dummies: the sandbox's own credentials never reach a function.
 FUNCTION_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "ASIASANDBOXLAMBDA000",
     "AWS_SECRET_ACCESS_KEY": "sandbox-lambda-secret",
     "AWS_SESSION_TOKEN": "sandbox-lambda-session-token",
 }
+
+
+# How Lambda's runtime API words a child killed by a signal ("Runtime exited with error: signal: killed").
+_SIGNAL_WORDS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted",
+                 signal.SIGTERM: "terminated", signal.SIGBUS: "bus error"}
 
 
 @dataclass
@@ -307,7 +315,12 @@ def _run(account_id: str, region: str, fn: Any, payload: bytes, request_id: str,
     function_error: str | None = None
     report_extra = ""
     kind = outcome.get("type")
-    if kind == "result":
+    if kind == "result" and len(outcome["payload"].encode()) > MAX_SYNC_RESPONSE_BYTES:
+        body = json.dumps({"errorMessage": f"Response payload size exceeded maximum allowed payload size "
+                                           f"({MAX_SYNC_RESPONSE_BYTES} bytes).",
+                           "errorType": "Function.ResponseSizeTooLarge"}).encode()
+        function_error = "Unhandled"
+    elif kind == "result":
         body = outcome["payload"].encode()
     elif kind == "error":
         body, function_error = json.dumps(outcome["error"]).encode(), "Unhandled"
@@ -318,7 +331,7 @@ def _run(account_id: str, region: str, fn: Any, payload: bytes, request_id: str,
         body = json.dumps({"errorMessage": message, "errorType": "Sandbox.Timedout"}).encode()
         function_error, report_extra = "Unhandled", "\tStatus: timeout"
     else:
-        how = f"signal: {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 \
+        how = f"signal: {_SIGNAL_WORDS.get(-proc.returncode, str(-proc.returncode))}" if proc.returncode < 0 \
             else f"exit status {proc.returncode}"
         message = f"RequestId: {request_id} Error: Runtime exited with error: {how}"
         emit(message)
@@ -378,6 +391,9 @@ def _invoke_api(req: AwsRequest) -> Response | None:
         return None  # moto answers ResourceNotFoundException in AWS's exact shape
     if invocation_type == "DryRun":
         return Response(b"", status=204, headers={"X-Amz-Executed-Version": str(fn.version)})
+    if invocation_type == "RequestResponse" and len(req.body) > MAX_SYNC_REQUEST_BYTES:
+        return aws_error(req, "RequestTooLargeException", f"Request must be smaller than {MAX_SYNC_REQUEST_BYTES} "
+                                                          "bytes for the InvokeFunction operation", 413)
     try:
         check_payload(req.body)
     except InvalidRequestContent as exc:

@@ -263,15 +263,18 @@ def test_non_python_runtime_gets_a_clear_error(lam, make_function):
     assert "nodejs20.x" in payload["errorMessage"]
 
 
-@pytest.mark.parametrize(("source", "error_type"), [
-    ("import os\ndef main(e, c):\n    os._exit(3)\n", "Runtime.ExitError"),
-    ("def main(e, c):\n    return object()\n", "Runtime.MarshalError"),
+@pytest.mark.parametrize(("source", "error_type", "message"), [
+    ("import os\ndef main(e, c):\n    os._exit(3)\n", "Runtime.ExitError", "Runtime exited with error: exit status 3"),
+    ("import os, signal\ndef main(e, c):\n    os.kill(os.getpid(), signal.SIGKILL)\n", "Runtime.ExitError",
+     "Runtime exited with error: signal: killed"),
+    ("def main(e, c):\n    return object()\n", "Runtime.MarshalError", "Unable to marshal response: "),
 ])
-def test_crashes_and_unserialisable_results(lam, make_function, source, error_type):
+def test_crashes_and_unserialisable_results(lam, make_function, source, error_type, message):
     make_function("odd", source)
     response, payload = invoke(lam, "odd")
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"] == error_type
+    assert message in payload["errorMessage"]
 
 
 def test_event_invocation_runs_in_the_background(aws, lam, make_function):
@@ -332,6 +335,19 @@ def test_request_errors(lam, make_function):
     with pytest.raises(ClientError) as excinfo:
         lam.invoke(FunctionName="strict", Payload=b"{not json")
     assert excinfo.value.response["Error"]["Code"] == "InvalidRequestContentException"
+
+
+def test_payload_size_quotas(lam, make_function):
+    """AWS: synchronous request and response payloads are limited to 6 MB."""
+    make_function("big", "def main(event, context):\n    return 'x' * event['size']\n")
+    response, payload = invoke(lam, "big", {"size": 7 * 1024 * 1024})
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Function.ResponseSizeTooLarge"
+    assert invoke(lam, "big", {"size": 5 * 1024 * 1024})[1] == "x" * (5 * 1024 * 1024)
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName="big", Payload=json.dumps({"size": 1, "pad": "y" * (6 * 1024 * 1024 + 1)}))
+    assert excinfo.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
 
 
 def test_different_functions_run_concurrently(aws, lam, make_function):
