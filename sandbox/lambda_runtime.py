@@ -309,6 +309,8 @@ def _run(account_id: str, region: str, fn: Any, payload: bytes, request_id: str,
     with _RUNTIME.lock:
         _RUNTIME.children.discard(proc)
     reader.join(timeout=2)  # a grandchild may hold the pipe open; its output after this point is dropped
+    if not reader.is_alive() and proc.stdout is not None:
+        proc.stdout.close()
 
     elapsed_ms = (time.monotonic() - started) * 1000
     duration = float(outcome.get("duration_ms", elapsed_ms))
@@ -436,6 +438,7 @@ def _invoke_event(account_id: str, region: str, name: str, payload: bytes, quali
 def install(app: SandboxApp) -> None:
     global _APP
     _APP = app
+    _RUNTIME.stopping = False  # a process may host more than one sandbox in turn (the tests do)
     app.override("lambda", "Invoke", _invoke_api)
     app.override("lambda", "InvokeAsync", _invoke_async_api)
     app.on_reset(_RUNTIME.reset)
