@@ -23,7 +23,7 @@ import tarfile
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -140,7 +140,7 @@ class Bench:
                 print("  ours verify: no dynamodb_item -> log_events_info sequence in the timeline", flush=True)
             self.latency["ours verify"].extend(found)
 
-    def run_scale(self) -> None:
+    def run_scale(self, after: Callable[[], object] = lambda: None) -> None:
         if not (self.playbooks / "setup.yml").exists():
             return
         print(f"scale (ours, pipelines: {', '.join(map(str, self.args.scale))})", flush=True)
@@ -154,6 +154,7 @@ class Bench:
                 self.keep(f"ours teardown x{n}", self.playbook(f"ours teardown x{n}",
                                                               self.playbooks / "teardown.yml", self.ours_vars(n, False),
                                                               timeout=1800), True)
+            after()
 
 
 def _require(condition: bool) -> bool:
@@ -253,8 +254,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measuring {meta['tree']}; sandbox on {sb.url}", flush=True)
         bench = Bench(sb, args, root)
         meta["knobs"] = {k: v for k, v in sb.knobs.items() if k != "seed"}
+
+        def write(partial: bool) -> dict[str, report.Stat]:
+            # Written after every part, so a long run stopped half-way still leaves what it measured.
+            meta["elapsed"] = time.monotonic() - started
+            meta["load_after"] = os.getloadavg()
+            meta["partial"] = partial
+            summary = report.summarise(bench.samples)
+            args.out.write_text(report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow,
+                                              bench.calls), encoding="utf-8")
+            (OUTPUT / "results.json").write_text(json.dumps(
+                {"meta": meta, "samples": bench.samples, "latency": bench.latency}, indent=1), encoding="utf-8")
+            return summary
+
         if "floor" in args.only:
             bench.run_floor()
+            write(partial=True)
         # Peer and ours alternate, one repetition each at a time, so load from anything else on the machine
         # lands on both rather than on whichever ran during the busy minutes.
         for rep in range(args.reps):
@@ -263,15 +278,10 @@ def main(argv: list[str] | None = None) -> int:
                 bench.run_peer()
             if "ours" in args.only:
                 bench.run_ours()
+            write(partial=True)
         if "scale" in args.only:
-            bench.run_scale()
-    meta["elapsed"] = time.monotonic() - started
-    meta["load_after"] = os.getloadavg()
-    summary = report.summarise(bench.samples)
-    text = report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow, bench.calls)
-    args.out.write_text(text, encoding="utf-8")
-    (OUTPUT / "results.json").write_text(json.dumps(
-        {"meta": meta, "samples": bench.samples, "latency": bench.latency}, indent=1), encoding="utf-8")
+            bench.run_scale(after=lambda: write(partial=True))
+        summary = write(partial=False)
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
           f"in {meta['elapsed']:.0f} s\n", flush=True)
     for v in report.targets(summary, dict(bench.latency)):
