@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
-import threading
 import time
 
 from . import DEFAULT_HOST, DEFAULT_PORT
@@ -43,14 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    stop = threading.Event()
+    # The handler only writes a byte to a pipe the main thread blocks on. (Event.set() from a signal handler can
+    # deadlock: the handler runs in the main thread, which may hold the Event's lock inside Event.wait().)
+    wake_r, wake_w = os.pipe()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: os.write(wake_w, b"x"))
     print(f"sandbox ready on {server.url} in {time.monotonic() - started:.2f}s "
           f"(config: {config.as_dict()})", flush=True)
-    stop.wait()
+    os.read(wake_r, 1)
     server.stop()
-    print("sandbox stopped", flush=True)
+    try:
+        print("sandbox stopped", flush=True)
+    except BrokenPipeError:
+        pass  # whoever started us stopped reading; the exit status still says it went well
     return 0
 
 

@@ -44,6 +44,20 @@ def test_starts_with_one_ready_line_and_exits_cleanly_on_signal(sig):
     assert out.strip().splitlines()[-1] == "sandbox stopped"
 
 
+def test_signal_right_after_the_ready_line_still_stops_it():
+    """The signal lands while the main thread is just starting to wait (a lock-based wait could deadlock here)."""
+    for _attempt in range(5):
+        proc, ready = _start()
+        try:
+            assert "ready" in ready
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0
+
+
 def test_request_lines_are_not_logged():
     """Per-request access lines are quiet (server errors would still be logged)."""
     import boto3
