@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -89,16 +90,47 @@ def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars:
     cmd = [str(ANSIBLE_PLAYBOOK), str(playbook), "-e", json.dumps(extra_vars), *args]
 
     def run() -> None:
-        proc = subprocess.run(cmd, cwd=root, env=ansible_env(timeline, root), capture_output=True, text=True,
-                              timeout=timeout)
-        log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}", encoding="utf-8")
+        proc = subprocess.Popen(cmd, cwd=root, env=ansible_env(timeline, root), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:
+            kill_tree(proc.pid)
+            proc.communicate()
+            raise
+        log.write_text(f"$ {' '.join(cmd)}\n{stdout}\n--- stderr ---\n{stderr}", encoding="utf-8")
         if proc.returncode != 0:
             raise PlaybookFailed(f"{playbook.name} exited {proc.returncode}; see {log.relative_to(ROOT)}: "
-                                 f"{_last_failure(proc.stdout)}")
+                                 f"{_last_failure(stdout)}")
 
     sample, _ = _counted(sandbox, name, run)
     sample.timeline = read_timeline(timeline)
     return sample
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL *pid* and every process below it.
+
+    ansible-playbook's workers start their own process groups, so killing the parent (or its group) would leave
+    them running against the sandbox; the tree is read from /proc before anything is killed.
+    """
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    todo, tree = [pid], []
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo.extend(children.get(current, []))
+    for member in tree:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _last_failure(stdout: str) -> str:
