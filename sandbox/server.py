@@ -38,6 +38,9 @@ class SandboxServer:
     def __init__(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, config: SandboxConfig | None = None):
         # moto must never try Docker for Lambda, and answers as account 123456789012 by default.
         os.environ.setdefault("MOTO_DOCKER_NETWORK_MODE", "none")
+        # AWS managed policies (arn:aws:iam::aws:policy/...) exist on every real account; the walkthrough attaches
+        # two of them, so the sandbox must know them too.
+        os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         self.config = config or SandboxConfig()
         self.app = SandboxApp(self.config)
         self.host, self.port = host, port
