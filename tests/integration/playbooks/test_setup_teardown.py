@@ -1,0 +1,202 @@
+"""End to end through ansible-playbook: playbooks/setup.yml, verify.yml and teardown.yml against the sandbox.
+
+Each test is a whole user story (several playbook runs), because a playbook run costs seconds; the assertions
+read the resulting state back through the AWS APIs, not only Ansible's output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+SETUP = ROOT / "playbooks" / "setup.yml"
+VERIFY = ROOT / "playbooks" / "verify.yml"
+TEARDOWN = ROOT / "playbooks" / "teardown.yml"
+FUNCTION = "Lambda_demo_DynamoDB_stream"
+
+
+def recap(proc: Any) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counters per host."""
+    counters = {}
+    for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
+        counters[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
+    return counters
+
+
+def ok(proc: Any) -> None:
+    failures = "\n".join(re.findall(r"^(?:fatal|failed): .*(?:\n {4}.*)*", proc.stdout, re.M))
+    assert proc.returncode == 0, f"rc={proc.returncode}\n{failures}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
+
+
+def text(proc: Any) -> str:
+    """Output with whitespace collapsed: the yaml callback wraps long messages."""
+    return " ".join(proc.stdout.split())
+
+
+def reports(directory: Path) -> dict[str, dict[str, Any]]:
+    return {p.stem: json.loads(p.read_text()) for p in directory.glob("*.json")}
+
+
+def mappings(aws: Any) -> list[dict[str, Any]]:
+    return aws("lambda").list_event_source_mappings()["EventSourceMappings"]
+
+
+def leftovers(aws: Any) -> list[str]:
+    """Everything a pipeline could have left behind, except tables (checked per test: some are not ours)."""
+    found = [f"mapping {m['UUID']}" for m in mappings(aws)]
+    found += [f"function {f['FunctionName']}" for f in aws("lambda").list_functions()["Functions"]]
+    found += [f"role {r['RoleName']}" for r in aws("iam").list_roles()["Roles"]]
+    found += [f"log group {g['logGroupName']}" for g in aws("logs").describe_log_groups()["logGroups"]]
+    return found
+
+
+def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playbook, aws, tmp_path):
+    proc = run_playbook(SETUP, {"streamops_verify_report_dir": str(tmp_path)})
+    ok(proc)
+    assert "INSERT, MODIFY and REMOVE seen as NEW_AND_OLD_IMAGES promises" in text(proc)
+    report = reports(tmp_path)["users_post"]
+    assert report["passed"] is True and report["view_type"] == "NEW_AND_OLD_IMAGES"
+    # The walkthrough's table: MODIFY carries old+new, INSERT new only, REMOVE old only.
+    rows = {r["event"]: r for r in report["records"]}
+    assert rows["INSERT"]["old_image"] is None and rows["INSERT"]["new_image"]["streamops_probe"] == "v1"
+    assert rows["MODIFY"]["old_image"]["streamops_probe"] == "v1"
+    assert rows["MODIFY"]["new_image"]["streamops_probe"] == "v2"
+    assert rows["REMOVE"]["old_image"]["streamops_probe"] == "v2" and rows["REMOVE"]["new_image"] is None
+
+    table = aws("dynamodb").describe_table(TableName="users_post")["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    [mapping] = mappings(aws)
+    assert mapping["EventSourceArn"] == table["LatestStreamArn"]
+    assert (mapping["BatchSize"], mapping["StartingPosition"], mapping["State"]) == (100, "LATEST", "Enabled")
+    # The probe was removed, and verify never wrote anything else.
+    assert aws("dynamodb").scan(TableName="users_post")["Items"] == []
+
+    again = run_playbook(SETUP, None, "--skip-tags", "verify")
+    ok(again)
+    assert recap(again)["users_post"]["changed"] == 0, again.stdout[-4000:]
+
+    down = run_playbook(TEARDOWN)
+    ok(down)
+    assert recap(down)["users_post"]["changed"] > 0
+    assert leftovers(aws) == []
+    assert aws("dynamodb").list_tables()["TableNames"] == []  # created by the collection, so deleted
+
+    twice = run_playbook(TEARDOWN)
+    ok(twice)
+    assert recap(twice)["users_post"]["changed"] == 0, twice.stdout[-4000:]
+
+
+def test_invalid_pipeline_list_fails_before_any_aws_call(run_playbook, sandbox):
+    sandbox.reset_stats()
+    pipelines = [
+        {"name": "orders", "table_name": "orders", "function_name": "orders_fn"},
+        {"name": "orders", "table_name": "orders_v2", "function_name": "orders_fn2"},
+        {"table_name": "audit", "function_name": "audit_fn", "view_type": "EVERYTHING"},
+    ]
+    bad_field = run_playbook(SETUP, {"streamops_pipelines": pipelines})
+    assert bad_field.returncode != 0
+    assert "streamops_pipelines[2] (audit)" in text(bad_field) and "view_type" in text(bad_field)
+
+    pipelines[2]["view_type"] = "KEYS_ONLY"
+    duplicate = run_playbook(SETUP, {"streamops_pipelines": pipelines})
+    assert duplicate.returncode != 0
+    assert "duplicate name orders in streamops_pipelines entries 0, 1" in text(duplicate)
+
+    missing = run_playbook(TEARDOWN, {"streamops_pipelines": [{"name": "x", "function_name": "f"}]})
+    assert missing.returncode != 0
+    assert "streamops_pipelines[0] (x): missing required arguments: table_name" in text(missing)
+    assert sandbox.stats()["total"] == 0
+
+
+def test_two_pipelines_in_parallel_view_type_change_and_a_table_that_is_not_ours(run_playbook, aws, tmp_path):
+    ddb = aws("dynamodb")
+    # A table that existed before: number keys, no sort key, one item that must survive everything.
+    ddb.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST",
+                     KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "N"}])
+    existing = {"order_id": {"N": "42"}, "status": {"S": "paid"}}
+    ddb.put_item(TableName="orders", Item=existing)
+    pipelines = [
+        {"table_name": "users_post", "function_name": "users_fn", "view_type": "KEYS_ONLY"},
+        {"table_name": "orders", "function_name": "orders_fn", "table_create": False,
+         "table_hash_key": {"name": "order_id", "type": "N"}, "table_range_key": None, "view_type": "NEW_IMAGE",
+         "trigger": {"batch_size": 10}},
+    ]
+    proc = run_playbook(SETUP, {"streamops_pipelines": pipelines, "streamops_verify_report_dir": str(tmp_path)})
+    ok(proc)
+    seen = reports(tmp_path)
+    assert {name: r["passed"] for name, r in seen.items()} == {"users_post": True, "orders": True}
+    keys_only = {r["event"]: r for r in seen["users_post"]["records"]}
+    assert all(keys_only[e]["old_image"] is None and keys_only[e]["new_image"] is None for e in keys_only)
+    new_image = {r["event"]: r for r in seen["orders"]["records"]}
+    assert new_image["MODIFY"]["new_image"]["streamops_probe"] == "v2" and new_image["MODIFY"]["old_image"] is None
+    assert new_image["REMOVE"]["new_image"] is None and new_image["REMOVE"]["old_image"] is None
+    assert ddb.scan(TableName="orders")["Items"] == [existing]
+    by_function = {m["FunctionArn"].rsplit(":", 1)[-1]: m for m in mappings(aws)}
+    assert sorted(by_function) == ["orders_fn", "users_fn"]
+    assert by_function["orders_fn"]["BatchSize"] == 10
+
+    # A new view type replaces the stream (new ARN); the trigger must follow it and verify must pass again.
+    old_arn = ddb.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
+    pipelines[1]["view_type"] = "OLD_IMAGE"
+    tmp2 = tmp_path / "second"
+    tmp2.mkdir()
+    changed = run_playbook(SETUP, {"streamops_pipelines": pipelines, "streamops_verify_report_dir": str(tmp2)})
+    ok(changed)
+    table = ddb.describe_table(TableName="orders")["Table"]
+    assert table["StreamSpecification"]["StreamViewType"] == "OLD_IMAGE" and table["LatestStreamArn"] != old_arn
+    orders_mappings = [m for m in mappings(aws) if m["FunctionArn"].endswith(":orders_fn")]
+    assert [m["EventSourceArn"] for m in orders_mappings] == [table["LatestStreamArn"]]
+    old_image = {r["event"]: r for r in reports(tmp2)["orders"]["records"]}
+    assert old_image["MODIFY"]["old_image"]["streamops_probe"] == "v1" and old_image["MODIFY"]["new_image"] is None
+    assert old_image["REMOVE"]["old_image"]["streamops_probe"] == "v2"
+    assert recap(changed)["users_post"]["changed"] == 3  # the verify's three writes only
+
+    down = run_playbook(TEARDOWN, {"streamops_pipelines": pipelines})
+    ok(down)
+    assert leftovers(aws) == []
+    assert ddb.list_tables()["TableNames"] == ["orders"]  # ours deleted, theirs kept
+    orders = ddb.describe_table(TableName="orders")["Table"]
+    assert not (orders.get("StreamSpecification") or {}).get("StreamEnabled")  # we enabled it, so we disabled it
+    assert ddb.scan(TableName="orders")["Items"] == [existing]
+
+
+def test_verify_retries_a_late_latest_mapping_and_reports_a_wrong_record(run_playbook, aws, sandbox, tmp_path):
+    # A LATEST mapping that starts polling late never delivers what was written before: the first probe is lost.
+    # 30 s leaves a wide margin over the seconds between the trigger's creation and the first probe write.
+    sandbox.configure(poller_start_delay=30)
+    proc = run_playbook(SETUP, {"streamops_verify_report_dir": str(tmp_path), "stream_verify_attempt_timeout": 4})
+    ok(proc)
+    report = reports(tmp_path)["users_post"]
+    assert report["passed"] is True and report["attempts"] >= 2, report
+
+    # Verify alone, from the collection's installed name, expecting a view type the stream does not have.
+    aws("dynamodb").put_item(TableName="users_post", Item={"user_id": {"S": "u1"}, "post_id": {"S": "p1"}})
+    wrong = run_playbook("streamops.dynamodb_lambda.verify", {"stream_verify_view_type": "KEYS_ONLY"})
+    assert wrong.returncode != 0
+    assert "INSERT: unexpected new_image (KEYS_ONLY carries none here)" in text(wrong)
+    assert "MODIFY: unexpected old_image" in text(wrong)
+    # Only the item that was there before is left: the probe is gone although the assertion failed.
+    assert aws("dynamodb").scan(TableName="users_post")["Items"] == [
+        {"user_id": {"S": "u1"}, "post_id": {"S": "p1"}}]
+    ok(run_playbook(TEARDOWN))
+
+
+def test_teardown_after_a_setup_that_failed_half_way(run_playbook, aws):
+    # The function's settings are refused after the table, its stream and the role exist.
+    pipelines = [{"table_name": "users_post", "function_name": "half_fn", "function_memory": 64}]
+    half = run_playbook(SETUP, {"streamops_pipelines": pipelines})
+    assert half.returncode != 0
+    assert aws("dynamodb").list_tables()["TableNames"] == ["users_post"]
+    assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"]] == ["half_fn-role"]
+    assert aws("lambda").list_functions()["Functions"] == []
+
+    down = run_playbook(TEARDOWN, {"streamops_pipelines": pipelines})
+    ok(down)
+    assert leftovers(aws) == []
+    assert aws("dynamodb").list_tables()["TableNames"] == []
