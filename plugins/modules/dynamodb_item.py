@@ -24,7 +24,7 @@ description:
   - Supports check mode and diff mode (the item before and after). In check mode O(condition_expression) is not
     evaluated, because DynamoDB has no way to test a condition without writing.
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 options:
   table_name:
     description:

@@ -17,7 +17,7 @@ description:
     is still C(UPDATING) and rejects the next change until it is C(ACTIVE).
   - C(community.aws.dynamodb_table) cannot enable streams, which is why this module exists.
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 options:
   table_name:
     description:

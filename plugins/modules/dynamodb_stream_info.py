@@ -13,7 +13,7 @@ description:
     RV(table_exists) and RV(table_tags) so roles can check ownership tags.
   - A missing table is not an error; it is reported as RV(table_exists=false).
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 options:
   table_name:
     description:

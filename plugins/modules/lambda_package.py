@@ -48,7 +48,7 @@ options:
 notes:
   - Supports check mode (computes the archive in memory, writes nothing) and diff mode (file lists and digests).
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 """
 
 EXAMPLES = r"""

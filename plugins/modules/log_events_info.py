@@ -20,7 +20,7 @@ description:
     RV(log_group_exists=false).
   - Only reads, so check mode behaves exactly like a normal run.
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 options:
   log_group_name:
     description:

@@ -27,7 +27,7 @@ description:
   - Use this instead of M(amazon.aws.lambda_event), which compares only batch size and enabled, lacks most of
     these settings and does not wait.
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 options:
   function_name:
     description:

@@ -14,7 +14,7 @@ description:
   - With O(table_name), mappings on older (re-created) streams of the table are listed too, so stale triggers
     show up.
 author:
-  - streamops maintainers
+  - streamops maintainers (@streamops)
 options:
   function_name:
     description:
