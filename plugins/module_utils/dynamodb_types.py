@@ -191,7 +191,7 @@ def _marker(key, inner, path):
             for i, member in enumerate(members):
                 number = _to_decimal(member, "%s[%d]" % (here, i))
                 numbers[_canonical_number(number)] = number
-            return {"NS": [k for k, _ in sorted(numbers.items(), key=lambda kv: kv[1])]}
+            return {"NS": [k for k, _number in sorted(numbers.items(), key=lambda kv: kv[1])]}
         raws = {_b64decode(member, "%s[%d]" % (here, i)) for i, member in enumerate(members)}
         return {"BS": sorted(raws)}
     raise DynamoDBTypeError(here, "unknown type marker %r; allowed: %s" % (key, ", ".join(MARKERS)))
@@ -237,7 +237,7 @@ def from_typed(av, path="value"):
     if kind == "NS":
         numbers = sorted({_canonical_number(_to_decimal(v, path)): _to_decimal(v, path) for v in value}.items(),
                          key=lambda kv: kv[1])
-        return {"$ns": [_set_number(text) for text, _ in numbers]}
+        return {"$ns": [_set_number(text) for text, _number in numbers]}
     if kind == "BS":
         return {"$bs": sorted(_b64encode(_b64decode(v, path)) for v in value)}
     raise DynamoDBTypeError(path, "unknown attribute type %r; expected one of %s" % (kind, ", ".join(TYPE_NAMES)))
@@ -264,7 +264,7 @@ def normalize_typed(av):
         return {"N": _canonical_number(decimal.Decimal(value))}
     if kind == "NS":
         numbers = {_canonical_number(decimal.Decimal(v)): decimal.Decimal(v) for v in value}
-        return {"NS": [k for k, _ in sorted(numbers.items(), key=lambda kv: kv[1])]}
+        return {"NS": [k for k, _number in sorted(numbers.items(), key=lambda kv: kv[1])]}
     if kind == "SS":
         return {"SS": sorted(set(value))}
     if kind == "B":

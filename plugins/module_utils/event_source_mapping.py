@@ -336,7 +336,7 @@ def mapping_arn(mapping):
         return mapping["EventSourceMappingArn"]
     arn = parse_arn(mapping["FunctionArn"])
     return "arn:%s:lambda:%s:%s:event-source-mapping:%s" % (arn.partition, arn.region, arn.account_id,
-                                                             mapping["UUID"])
+                                                            mapping["UUID"])
 
 
 def mapping_tags(client, mapping):

@@ -22,6 +22,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common i
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import PollTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import poll_until
 
+
 class WaitTimeout(Exception):
     """A wait ran out of time; the message says what was awaited and what was last seen."""
 
@@ -92,5 +93,8 @@ def wait_function_ready(client, function_name, timeout, qualifier=None):
     def done(conf):
         return conf.get("State", "Active") != "Pending" and conf.get("LastUpdateStatus", "Successful") != "InProgress"
 
-    return poll_state(read, timeout, done, "function %s to be Active" % function_name,
-                 lambda c: "State=%s LastUpdateStatus=%s" % ((c or {}).get("State"), (c or {}).get("LastUpdateStatus")))
+    def seen(conf):
+        conf = conf or {}
+        return "State=%s LastUpdateStatus=%s" % (conf.get("State"), conf.get("LastUpdateStatus"))
+
+    return poll_state(read, timeout, done, "function %s to be Active" % function_name, seen)

@@ -233,8 +233,9 @@ def key_from(schema, attributes, option, table_name, exact=False):
     if exact:
         extra = sorted(set(attributes) - set(key))
         if extra:
+            key_names = [n for n, _key_type, _attr_type in schema]
             raise ItemError("%s holds attributes that are not part of table %s's key: %s (the key is %s)"
-                            % (option, table_name, ", ".join(extra), ", ".join(n for n, _, _ in schema)))
+                            % (option, table_name, ", ".join(extra), ", ".join(key_names)))
     return key
 
 

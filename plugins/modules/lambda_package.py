@@ -264,7 +264,7 @@ def package(src, dest, exclude=(), handler=None, runtime=None, check_mode=False)
     entries = collect(src, exclude)
     if not entries:
         raise PackageError("src: %s holds no files to package" % src)
-    names = [name for name, _ in entries]
+    names = [name for name, _path in entries]
     if handler:
         check_handler(src, set(names), handler, runtime)
     data = build(entries)

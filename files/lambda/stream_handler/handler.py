@@ -68,7 +68,7 @@ def plain(value: dict[str, Any]) -> Any:
         return {"$ss": sorted(inner)}
     if tag == "NS":
         numbers = [(_number(v), v) for v in inner]
-        return {"$ns": [n for n, _ in sorted(numbers, key=lambda pair: Decimal(pair[1].strip()))]}
+        return {"$ns": [n for n, _raw in sorted(numbers, key=lambda pair: Decimal(pair[1].strip()))]}
     if tag == "BS":
         return {"$bs": sorted(inner)}
     if tag == "B":
