@@ -106,7 +106,8 @@ class Bench:
     # --- peer --------------------------------------------------------------------------------------------------
     def run_peer(self) -> None:
         print("peer (bench/peer, naive playbook)", flush=True)
-        ev = {"peer_endpoint_url": self.sb.url, "peer_region": REGION, "peer_iam_pause": self.args.iam_pause}
+        ev = {"peer_endpoint_url": self.sb.url, "peer_region": REGION, "peer_iam_pause": self.args.iam_pause,
+              "peer_zip": str(OUTPUT / "peer-function.zip")}
         self.sb.reset()
         self.keep("peer setup", self.playbook("peer setup", self.peer / "setup.yml", ev))
         self.keep("peer rerun", self.playbook("peer rerun", self.peer / "setup.yml", ev))
