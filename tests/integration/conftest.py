@@ -172,7 +172,9 @@ def run_playbook(sandbox: Sandbox):
         full_env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0",
                     "ANSIBLE_NOCOLOR": "1", **TEST_CREDENTIALS, **(env or {})}
         started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+        # Callers assert on returncode themselves, with stdout/stderr in the failure message.
+        proc = subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
         proc.duration = time.monotonic() - started  # type: ignore[attr-defined]
         return proc
 

@@ -14,7 +14,7 @@ FUNCTION = "Lambda_demo_DynamoDB_stream"
 MANAGED = {"streamops:managed-by": "streamops.dynamodb_lambda"}
 HANDLER = b"def lambda_handler(event, context):\n    return {'batchItemFailures': []}\n"
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                                  "Action": "sts:AssumeRole"}]}
+                                                 "Action": "sts:AssumeRole"}]}
 
 
 def make_zip():
@@ -178,7 +178,7 @@ def test_starting_position_change_replaces(run_module, aws, pipeline):
 
 
 def test_trigger_follows_recreated_stream(run_module, aws, pipeline):
-    old_stream, _ = pipeline
+    old_stream, _function_arn = pipeline
     created = trigger(run_module)
     stream = run_module("dynamodb_stream", table_name=TABLE, view_type="NEW_IMAGE")
     assert stream.get("failed") is not True, stream
@@ -204,7 +204,7 @@ def test_identify_by_stream_arn_and_function_arn(run_module, aws, pipeline):
 
 
 def test_qualified_function_alias(run_module, aws, pipeline):
-    _, function_arn = pipeline
+    _stream_arn, function_arn = pipeline
     version = aws("lambda").publish_version(FunctionName=FUNCTION)["Version"]
     aws("lambda").create_alias(FunctionName=FUNCTION, Name="live", FunctionVersion=version)
     result = trigger(run_module, function_name=FUNCTION + ":live")

@@ -75,12 +75,12 @@ def test_least_privilege_role_idempotent_opt_in_and_absent(run_playbook, aws):
     wildcard = [s for s in sts.values() if s["Resource"] == "*"]
     assert [s["Action"] for s in wildcard] == [["dynamodb:ListStreams"]]
 
-    second, _, _ = play(run_playbook, {**BASE, "execution_role_on_failure_destination": QUEUE})
+    second, _facts, _failures = play(run_playbook, {**BASE, "execution_role_on_failure_destination": QUEUE})
     assert second["changed"] == 0 and second["failures"] == 0, second
 
     # A new stream (view type change) moves the policy with it; the destination statement goes when unset.
     new_stream = STREAM.replace("2024-01-01", "2024-02-02")
-    moved, _, failures = play(run_playbook, {**BASE, "execution_role_stream_arn": new_stream})
+    moved, _facts, failures = play(run_playbook, {**BASE, "execution_role_stream_arn": new_stream})
     assert moved["failures"] == 0 and moved["changed"] == 1, failures
     assert statements(inline_policy(iam))["ReadThisStream"]["Resource"] == new_stream
     assert "SendFailedBatchesToTheOnFailureDestination" not in statements(inline_policy(iam))
@@ -94,18 +94,18 @@ def test_least_privilege_role_idempotent_opt_in_and_absent(run_playbook, aws):
 def test_absent_leaves_an_unmanaged_role_alone(run_playbook, aws):
     iam = aws("iam")
     iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
-    gone, _, failures = play(run_playbook, {"execution_role_name": "fn-role", "execution_role_state": "absent"})
+    gone, _facts, failures = play(run_playbook, {"execution_role_name": "fn-role", "execution_role_state": "absent"})
     assert gone["failures"] == 0 and gone["changed"] == 0, failures
     assert iam.get_role(RoleName="fn-role")["Role"]["RoleName"] == "fn-role"
 
 
 def test_bad_input_fails_before_any_change(run_playbook, aws, sandbox):
     sandbox.reset_stats()
-    bad, _, failures = play(run_playbook, {**BASE, "execution_role_stream_arn": "arn:aws:dynamodb:us-east-1:1:table/x"})
+    bad, _facts, failures = play(run_playbook, {**BASE, "execution_role_stream_arn": "arn:aws:dynamodb:us-east-1:1:table/x"})
     assert bad["failures"] == 1 and "execution_role_stream_arn" in failures[0], failures
-    bad, _, failures = play(run_playbook, {**BASE, "execution_role_on_failure_destination": "arn:aws:s3:::bucket"})
+    bad, _facts, failures = play(run_playbook, {**BASE, "execution_role_on_failure_destination": "arn:aws:s3:::bucket"})
     assert bad["failures"] == 1 and "execution_role_on_failure_destination" in failures[0], failures
-    missing, _, failures = play(run_playbook, {"execution_role_name": "fn-role"})
+    missing, _facts, failures = play(run_playbook, {"execution_role_name": "fn-role"})
     assert missing["failures"] == 1 and "execution_role_stream_arn" in failures[0], failures
     assert sandbox.stats()["writes"] == 0
     assert aws("iam").list_roles()["Roles"] == []
@@ -122,9 +122,9 @@ def test_walkthrough_managed_policies_are_opt_in_and_opt_out(run_playbook, aws):
             iam.get_policy(PolicyArn=arn)
     except iam.exceptions.NoSuchEntityException:
         pytest.skip("the sandbox does not load AWS managed policies (moto: MOTO_IAM_LOAD_MANAGED_POLICIES=true)")
-    opt_in, _, failures = play(run_playbook, {**BASE, "execution_role_managed_policies": True})
+    opt_in, _facts, failures = play(run_playbook, {**BASE, "execution_role_managed_policies": True})
     assert opt_in["failures"] == 0, failures
     assert attached(iam) == WALKTHROUGH
-    opt_out, _, failures = play(run_playbook, BASE)
+    opt_out, _facts, failures = play(run_playbook, BASE)
     assert opt_out["failures"] == 0 and opt_out["changed"] == 1, failures
     assert attached(iam) == []

@@ -92,13 +92,13 @@ def test_deploy_idempotent_update_and_absent(run_playbook, aws, role_arn, cache,
     group = log_group(aws)
     assert group["retentionInDays"] == 7 and group["tags"] == {"streamops:managed-by": OWNER}
 
-    second, facts2, _ = play(run_playbook, ev, env=cache)
+    second, facts2, _failures = play(run_playbook, ev, env=cache)
     assert second["changed"] == 0 and second["failures"] == 0, second
     assert facts2 == facts
 
     # A configuration change is applied in place; the code (same bytes) is not uploaded again.
-    updated, _, failures = play(run_playbook, {**ev, "stream_function_memory": 256,
-                                               "stream_function_log_retention_days": 14}, env=cache)
+    updated, _facts, failures = play(run_playbook, {**ev, "stream_function_memory": 256,
+                                                    "stream_function_log_retention_days": 14}, env=cache)
     assert updated["failures"] == 0 and updated["changed"] == 2, failures
     assert function(aws)["Configuration"]["MemorySize"] == 256
     assert function(aws)["Configuration"]["CodeSha256"] == config["CodeSha256"]
@@ -108,7 +108,7 @@ def test_deploy_idempotent_update_and_absent(run_playbook, aws, role_arn, cache,
     assert gone["failures"] == 0 and gone["changed"] == 2, failures
     assert function(aws) is None and log_group(aws) is None
     assert facts["stream_function_arn"] is None
-    again, _, failures = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    again, _facts, failures = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
     assert again["failures"] == 0 and again["changed"] == 0, failures
 
 
@@ -117,11 +117,11 @@ def test_changed_source_uploads_new_code(run_playbook, aws, role_arn, cache, tmp
     src.mkdir()
     (src / "handler.py").write_text("def lambda_handler(event, context):\n    return 1\n")
     ev = {"stream_function_name": "fn", "stream_function_role_arn": role_arn, "stream_function_source": str(src)}
-    first, _, failures = play(run_playbook, ev, env=cache)
+    first, _facts, failures = play(run_playbook, ev, env=cache)
     assert first["failures"] == 0, failures
     sha = function(aws)["Configuration"]["CodeSha256"]
     (src / "handler.py").write_text("def lambda_handler(event, context):\n    return 2\n")
-    second, _, failures = play(run_playbook, ev, env=cache)
+    second, _facts, failures = play(run_playbook, ev, env=cache)
     assert second["failures"] == 0 and second["changed"] == 1, failures
     assert function(aws)["Configuration"]["CodeSha256"] != sha
 
@@ -146,8 +146,8 @@ def test_rides_out_iam_propagation(run_playbook, aws, sandbox, cache):
     toucher = threading.Thread(target=keep_changing_role, daemon=True)
     toucher.start()
     try:
-        done, _, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": arn},
-                                 env=cache)
+        done, _facts, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": arn},
+                                      env=cache)
     finally:
         stop.set()
         toucher.join(timeout=10)
@@ -164,8 +164,8 @@ def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_
                                   Handler="handler.lambda_handler", Code={"ZipFile": buffer.getvalue()})
     aws("logs").create_log_group(logGroupName="/aws/lambda/fn")
     aws("logs").create_log_group(logGroupName="/aws/lambda/fn-other", tags={"streamops:managed-by": OWNER})
-    gone, _, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_state": "absent"},
-                             env=cache)
+    gone, _facts, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_state": "absent"},
+                                  env=cache)
     assert gone["failures"] == 0 and gone["changed"] == 0, failures
     assert function(aws) is not None and log_group(aws) is not None
     assert log_group(aws, "/aws/lambda/fn-other") is not None
@@ -180,7 +180,7 @@ def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_
 ])
 def test_bad_input_fails_before_any_aws_change(run_playbook, aws, sandbox, role_arn, cache, extra, variable):
     sandbox.reset_stats()
-    bad, _, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": role_arn,
-                                           **extra}, env=cache)
+    bad, _facts, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": role_arn,
+                                                **extra}, env=cache)
     assert bad["failures"] == 1 and failures and variable in failures[-1], failures
     assert sandbox.stats()["total"] == 0

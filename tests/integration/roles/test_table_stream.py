@@ -44,7 +44,7 @@ def tags(aws, name="users_post"):
 def test_create_idempotent_then_absent_deletes_only_what_it_created(run_playbook, aws):
     ev = {"table_stream_table_name": "users_post", "table_stream_create_table": True,
           "table_stream_tags": {"team": "data"}}
-    checked, facts, _ = play(run_playbook, ev, "--check")
+    checked, facts, _failures = play(run_playbook, ev, "--check")
     assert checked["failures"] == 0 and checked["changed"] >= 1, checked
     assert table(aws) is None
     assert facts["table_stream_stream_arn"].endswith("/stream/check-mode-placeholder")
@@ -60,14 +60,14 @@ def test_create_idempotent_then_absent_deletes_only_what_it_created(run_playbook
     assert tags(aws) == {"team": "data", "streamops:managed-by": OWNER, "streamops:table-created-by": OWNER,
                          "streamops:stream-enabled-by": OWNER}
 
-    second, facts2, _ = play(run_playbook, ev)
+    second, facts2, _failures = play(run_playbook, ev)
     assert second["changed"] == 0 and second["failures"] == 0, second
     assert facts2 == facts
 
-    gone, _, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    gone, _facts, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
     assert gone["failures"] == 0 and gone["changed"] == 1, failures
     assert table(aws) is None
-    again, _, _ = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    again, _facts, _failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
     assert again["changed"] == 0 and again["failures"] == 0
 
 
@@ -89,11 +89,11 @@ def test_preexisting_table_and_stream_survive_absent(run_playbook, aws):
         if "BillingModeSummary" in table(aws, "orders") else True
 
     # Another view type would replace a stream other consumers read: refused, naming the variable.
-    refused, _, failures = play(run_playbook, {**ev, "table_stream_view_type": "KEYS_ONLY"})
+    refused, _facts, failures = play(run_playbook, {**ev, "table_stream_view_type": "KEYS_ONLY"})
     assert refused["failures"] == 1 and "table_stream_view_type" in failures[0], failures
     assert table(aws, "orders")["LatestStreamArn"] == stream_arn
 
-    absent, _, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    absent, _facts, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
     assert absent["failures"] == 0 and absent["changed"] == 0, failures
     t = table(aws, "orders")
     assert t["StreamSpecification"]["StreamEnabled"] is True and t["LatestStreamArn"] == stream_arn
@@ -104,10 +104,10 @@ def test_stream_enabled_on_foreign_table_is_disabled_but_table_kept(run_playbook
                                  AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                                  KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
     ev = {"table_stream_table_name": "events", "table_stream_view_type": "KEYS_ONLY"}
-    present, _, failures = play(run_playbook, ev)
+    present, _facts, failures = play(run_playbook, ev)
     assert present["failures"] == 0 and present["changed"] == 1, failures
     assert tags(aws, "events") == {"streamops:stream-enabled-by": OWNER}
-    absent, _, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    absent, _facts, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
     assert absent["failures"] == 0 and absent["changed"] == 1, failures
     t = table(aws, "events")
     assert t is not None and not t.get("StreamSpecification", {}).get("StreamEnabled")
@@ -116,9 +116,9 @@ def test_stream_enabled_on_foreign_table_is_disabled_but_table_kept(run_playbook
 
 def test_bad_input_fails_before_any_change(run_playbook, aws, sandbox):
     sandbox.reset_stats()
-    missing, _, failures = play(run_playbook, {"table_stream_table_name": "nope_table"})
+    missing, _facts, failures = play(run_playbook, {"table_stream_table_name": "nope_table"})
     assert missing["failures"] == 1 and "table_stream_create_table" in failures[0], failures
-    bad_view, _, failures = play(run_playbook, {"table_stream_table_name": "users_post",
-                                                "table_stream_view_type": "ALL"})
+    bad_view, _facts, failures = play(run_playbook, {"table_stream_table_name": "users_post",
+                                                     "table_stream_view_type": "ALL"})
     assert bad_view["failures"] == 1 and "table_stream_view_type" in failures[0], failures
     assert sandbox.stats()["writes"] == 0

@@ -68,7 +68,7 @@ def test_each_view_type_logs_only_the_images_the_record_carries(handler, capsys,
 
 
 def test_modify_with_both_images_lists_changed_attributes(handler, capsys):
-    _, lines = run(handler, capsys, [record("MODIFY", "NEW_AND_OLD_IMAGES", seq="7")])
+    _result, lines = run(handler, capsys, [record("MODIFY", "NEW_AND_OLD_IMAGES", seq="7")])
     line = lines[0]
     # likes is equal on both sides; draft was removed, tags added, title changed.
     assert line["changed"] == ["draft", "tags", "title"]
@@ -133,7 +133,7 @@ def test_poison_attribute_is_ignored_when_not_configured(handler, capsys, monkey
     monkeypatch.delenv("STREAMOPS_POISON_ATTRIBUTE", raising=False)
     poison = record("INSERT", "NEW_IMAGE")
     poison["dynamodb"]["NewImage"] = {**NEW, "poison": {"BOOL": True}}
-    result, _ = run(handler, capsys, [poison])
+    result, _lines = run(handler, capsys, [poison])
     assert result == {"batchItemFailures": []}
 
 

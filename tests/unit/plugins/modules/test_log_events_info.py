@@ -111,7 +111,7 @@ def test_paginates_merges_sorts_and_passes_every_filter():
 
 def test_prefix_is_enforced_even_if_the_service_ignores_it():
     client = FakeLogs(pages=[[ev(1, "a", "keep/1"), ev(2, "b", "drop/1")]])
-    events, _ = mod.filter_events(client, query(log_stream_name_prefix="keep/"))
+    events, _truncated = mod.filter_events(client, query(log_stream_name_prefix="keep/"))
     assert [e["log_stream_name"] for e in events] == ["keep/1"]
 
 
@@ -126,7 +126,7 @@ def test_max_events_stops_paging_and_truncates():
 
 def test_a_repeated_token_ends_pagination():
     client = FakeLogs(pages=[[ev(1, "a")]], repeat_token=True)
-    events, _ = mod.filter_events(client, query())
+    events, _truncated = mod.filter_events(client, query())
     assert len(events) == 2 and len(client.calls) == 2  # the repeat is read once, then the loop stops
 
 
