@@ -48,11 +48,13 @@ def test_setup_stopped_after_a_step_tears_down_clean_and_reruns_to_a_verified_pi
 
     report_dir = tmp_path / "reports"
     report_dir.mkdir()
-    up = run_json(rel.SETUP, {"streamops_pipelines": [B], "streamops_verify_report_dir": str(report_dir)})
+    up = run_json(rel.SETUP, {"streamops_pipelines": [B], "streamops_verify_report_dir": str(report_dir)}, "--diff")
     up.assert_ok()
     # The rerun resumes: the steps that completed before the kill change nothing.
     redone = sorted({t.role for t in up.changed("interrupted_b")} - {"stream_verify"})
-    assert set(redone) <= set(STEPS) - set(done), f"rerun after {step} changed {up.changed_names('interrupted_b')}"
+    assert set(redone) <= set(STEPS) - set(done), "rerun after {} changed:\n{}".format(step, "\n".join(
+        f"{t.role} : {t.name}: {json.dumps({k: t.result.get(k) for k in ('diff', 'msg', 'configuration')})[:3000]}"
+        for t in up.changed("interrupted_b") if t.role != "stream_verify"))
     report = json.loads((report_dir / "interrupted_b.json").read_text())
     assert report["passed"] is True, report
 
