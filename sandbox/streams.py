@@ -164,6 +164,8 @@ def _patched_init(original: Callable[..., None]) -> Callable[..., None]:
         original(self, account_id, table)
         self.sandbox_next_seq = self.starting_sequence_number
         self.sandbox_stream_arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
+        self.sandbox_label = table.latest_stream_label
+        self.sandbox_view_type = (table.stream_specification or {}).get("StreamViewType")
         with changed:
             _shards[self.sandbox_stream_arn] = self
     return __init__
@@ -209,6 +211,27 @@ def _patched_get_shard_iterator(original: Callable[..., Any]) -> Callable[..., A
     return get_shard_iterator
 
 
+def _patched_describe_stream(original: Callable[..., Any]) -> Callable[..., Any]:
+    # moto describes only a table's newest stream and fails (KeyError, a 500) once it is disabled; AWS keeps
+    # describing a disabled or replaced stream, as DISABLED, for as long as its records are retained.
+    def describe_stream(self: Any, arn: str) -> dict[str, Any]:
+        shard = shard_for(arn)
+        if shard is None:
+            return original(self, arn)
+        table = shard.table
+        return {
+            "StreamArn": arn,
+            "StreamLabel": shard.sandbox_label,
+            "StreamStatus": "ENABLED" if is_current(shard) else "DISABLED",
+            "StreamViewType": shard.sandbox_view_type,
+            "CreationRequestDateTime": shard.created_on,
+            "TableName": table.name,
+            "KeySchema": table.schema,
+            "Shards": [shard.to_json()],
+        }
+    return describe_stream
+
+
 def install(app: Any = None) -> None:
     """Patch moto's StreamShard (idempotent) and clear the registry on sandbox reset."""
     global _installed
@@ -225,6 +248,7 @@ def install(app: Any = None) -> None:
         backend_cls = streams_module.DynamoDBStreamsBackend
         backend_cls.get_shard_iterator = _patched_get_shard_iterator(  # type: ignore[method-assign]
             backend_cls.get_shard_iterator)
+        backend_cls.describe_stream = _patched_describe_stream(backend_cls.describe_stream)  # type: ignore[method-assign]
         _installed = True
     if app is not None:
         app.on_reset(reset)

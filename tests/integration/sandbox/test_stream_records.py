@@ -184,6 +184,23 @@ def test_disabled_stream_keeps_its_records_and_gets_no_new_ones(aws) -> None:
     assert keys(new) == ["new"]
 
 
+def test_disabled_and_replaced_streams_are_described_as_disabled(aws) -> None:
+    """AWS DescribeStream keeps answering for a disabled stream (StreamStatus DISABLED, its own view type);
+    moto raised KeyError (a 500) once the table's stream was switched off."""
+    ddb, streams = aws("dynamodb"), aws("dynamodbstreams")
+    old = make_table(ddb, "NEW_IMAGE")
+    ddb.update_table(TableName="t", StreamSpecification={"StreamEnabled": False})
+    described = streams.describe_stream(StreamArn=old)["StreamDescription"]
+    assert (described["StreamStatus"], described["StreamViewType"]) == ("DISABLED", "NEW_IMAGE")
+    ddb.update_table(TableName="t", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    new = ddb.describe_table(TableName="t")["Table"]["LatestStreamArn"]
+    old_d = streams.describe_stream(StreamArn=old)["StreamDescription"]
+    new_d = streams.describe_stream(StreamArn=new)["StreamDescription"]
+    assert (old_d["StreamStatus"], old_d["StreamViewType"]) == ("DISABLED", "NEW_IMAGE")
+    assert (new_d["StreamStatus"], new_d["StreamViewType"]) == ("ENABLED", "KEYS_ONLY")
+    assert old_d["StreamLabel"] != new_d["StreamLabel"]
+
+
 # --- in-process: retention ------------------------------------------------------------------------------------
 
 @pytest.fixture
