@@ -188,8 +188,9 @@ def test_verify_retries_a_late_latest_mapping_and_reports_a_wrong_record(run_pla
 
 
 def test_teardown_after_a_setup_that_failed_half_way(run_playbook, aws):
-    # The function's settings are refused after the table, its stream and the role exist.
-    pipelines = [{"table_name": "users_post", "function_name": "half_fn", "function_memory": 64}]
+    # The handler module exists (so the pipeline list passes its checks) but has no such function: the package
+    # step refuses it after the table, its stream and the role exist.
+    pipelines = [{"table_name": "users_post", "function_name": "half_fn", "function_handler": "handler.no_such_function"}]
     half = run_playbook(SETUP, {"streamops_pipelines": pipelines})
     assert half.returncode != 0
     assert aws("dynamodb").list_tables()["TableNames"] == ["users_post"]
