@@ -293,7 +293,9 @@ def test_info_lists_by_function_and_table(run_module, aws, pipeline):
 # --- SPEC.md section 3 pitfalls ----------------------------------------------------------------------------------
 
 def test_iam_propagation_is_retried(run_module, aws, sandbox, pipeline):
-    sandbox.configure(iam_propagation_delay=3)
+    # 6 s: long enough that the module's first CreateEventSourceMapping lands inside the window even when a
+    # loaded CI machine takes seconds to start the module (3 s was seen to close before the first call).
+    sandbox.configure(iam_propagation_delay=6)
     # A policy change on the function's role opens the propagation window (the same as a freshly made role):
     # CreateEventSourceMapping answers "cannot be assumed by Lambda" until it closes.
     aws("iam").put_role_policy(RoleName="trigger-test-role", PolicyName="streams",

@@ -152,8 +152,8 @@ def snapshot(url: str) -> dict[str, Any]:
         groups[name] = {
             "retention": g.get("retentionInDays"),
             "tags": logs.list_tags_log_group(logGroupName=name).get("tags", {}),
-            "streams": sorted(s["logStreamName"] for s in _pages(logs.describe_log_streams, "logStreams",
-                                                                   "nextToken", "nextToken", logGroupName=name)),
+            "streams": sorted(s["logStreamName"] for s in _pages(
+                logs.describe_log_streams, "logStreams", "nextToken", "nextToken", logGroupName=name)),
         }
 
     queues = sorted(sqs.list_queues().get("QueueUrls", []))
@@ -211,7 +211,7 @@ def run_playbook(url: str, playbook: Path, extra_vars: dict[str, Any] | None = N
                 "ANSIBLE_NOCOLOR": "1", **CREDENTIALS, **(env or {})}
     started = time.monotonic()
     proc = subprocess.run(playbook_command(url, playbook, extra_vars, *args), cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
     proc.duration = time.monotonic() - started  # type: ignore[attr-defined]
     return proc
 

@@ -118,13 +118,17 @@ def test_check_reports_drift_without_fixing_it_and_setup_fixes_exactly_that(rel,
 
     # Round 2 ------------------------------------------------------------------------------------------------
     ddb.update_table(TableName=rel.TABLE, StreamSpecification={"StreamEnabled": False})
-    wait_until("the table to be ACTIVE with its stream off", lambda: (
-        lambda t: t["TableStatus"] == "ACTIVE" and not (t.get("StreamSpecification") or {}).get("StreamEnabled"))(
-            ddb.describe_table(TableName=rel.TABLE)["Table"]))
+    def stream_off() -> bool:
+        table = ddb.describe_table(TableName=rel.TABLE)["Table"]
+        return table["TableStatus"] == "ACTIVE" and not (table.get("StreamSpecification") or {}).get("StreamEnabled")
+
+    wait_until("the table to be ACTIVE with its stream off", stream_off)
     ddb.update_table(TableName=rel.TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
-    wait_until("the table to be ACTIVE with a KEYS_ONLY stream", lambda: (
-        lambda t: t["TableStatus"] == "ACTIVE" and t.get("LatestStreamArn") not in (None, base_stream["arn"]))(
-            ddb.describe_table(TableName=rel.TABLE)["Table"]))
+    def new_stream_on() -> bool:
+        table = ddb.describe_table(TableName=rel.TABLE)["Table"]
+        return table["TableStatus"] == "ACTIVE" and table.get("LatestStreamArn") not in (None, base_stream["arn"])
+
+    wait_until("the table to be ACTIVE with a KEYS_ONLY stream", new_stream_on)
     iam.delete_role_policy(RoleName=rel.ROLE, PolicyName=rel.POLICY)
     drifted = rel.resources(aws)
     keys_only = rel.one(drifted, "stream", rel.TABLE).detail

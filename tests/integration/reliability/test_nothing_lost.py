@@ -92,9 +92,11 @@ def test_every_record_is_processed_in_order_or_dead_lettered(sandbox, aws) -> No
         return h.json_lines(h.log_events(sandbox.url, f"/aws/lambda/{FUNCTION}"), "stream_record")
 
     expected = set(by_seq) - {dead_seq}
-    lines = h.wait_for("every record but the poison one in the handler's log",
-                       lambda: (lambda got: got if expected <= {g["sequenceNumber"] for g in got} else None)(
-                           processed_lines()), timeout=120)
+    def all_but_poison() -> list[dict] | None:
+        got = processed_lines()
+        return got if expected <= {g["sequenceNumber"] for g in got} else None
+
+    lines = h.wait_for("every record but the poison one in the handler's log", all_but_poison, timeout=120)
     processed = [line["sequenceNumber"] for line in lines]
     assert dead_seq not in processed
     assert len(processed) == len(set(processed)), "a record was processed twice"
