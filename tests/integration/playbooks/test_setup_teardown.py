@@ -28,6 +28,18 @@ def recap(proc: Any) -> dict[str, dict[str, int]]:
     return counters
 
 
+def changed_tasks(proc: Any, host: str) -> list[str]:
+    """Names of the tasks that reported changed for host (for failure messages about change counts)."""
+    names, task = [], None
+    for line in proc.stdout.splitlines():
+        header = re.match(r"^TASK \[(.*)\]", line)
+        if header:
+            task = header.group(1)
+        elif re.match(rf"^changed: \[{re.escape(host)}(?: -> \S+)?\]", line):
+            names.append(task)
+    return names
+
+
 def ok(proc: Any) -> None:
     failures = "\n".join(re.findall(r"^(?:fatal|failed): .*(?:\n {4}.*)*", proc.stdout, re.M))
     assert proc.returncode == 0, f"rc={proc.returncode}\n{failures}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
@@ -155,7 +167,11 @@ def test_two_pipelines_in_parallel_view_type_change_and_a_table_that_is_not_ours
     old_image = {r["event"]: r for r in reports(tmp2)["orders"]["records"]}
     assert old_image["MODIFY"]["old_image"]["streamops_probe"] == "v1" and old_image["MODIFY"]["new_image"] is None
     assert old_image["REMOVE"]["old_image"]["streamops_probe"] == "v2"
-    assert recap(changed)["users_post"]["changed"] == 3  # the verify's three writes only
+    # Only verify's three probe writes and its report (a new file in tmp2) change anything on users_post.
+    assert recap(changed)["users_post"]["changed"] == 4, changed_tasks(changed, "users_post")
+    assert [t.split(" : ")[-1] for t in changed_tasks(changed, "users_post")] == [
+        "INSERT the probe item (only if no item has this key)", "MODIFY the probe item", "REMOVE the probe item",
+        "Write the report"]
 
     down = run_playbook(TEARDOWN, {"streamops_pipelines": pipelines})
     ok(down)
