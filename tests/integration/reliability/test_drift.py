@@ -118,12 +118,14 @@ def test_check_reports_drift_without_fixing_it_and_setup_fixes_exactly_that(rel,
 
     # Round 2 ------------------------------------------------------------------------------------------------
     ddb.update_table(TableName=rel.TABLE, StreamSpecification={"StreamEnabled": False})
+
     def stream_off() -> bool:
         table = ddb.describe_table(TableName=rel.TABLE)["Table"]
         return table["TableStatus"] == "ACTIVE" and not (table.get("StreamSpecification") or {}).get("StreamEnabled")
 
     wait_until("the table to be ACTIVE with its stream off", stream_off)
     ddb.update_table(TableName=rel.TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+
     def new_stream_on() -> bool:
         table = ddb.describe_table(TableName=rel.TABLE)["Table"]
         return table["TableStatus"] == "ACTIVE" and table.get("LatestStreamArn") not in (None, base_stream["arn"])

@@ -92,6 +92,7 @@ def test_every_record_is_processed_in_order_or_dead_lettered(sandbox, aws) -> No
         return h.json_lines(h.log_events(sandbox.url, f"/aws/lambda/{FUNCTION}"), "stream_record")
 
     expected = set(by_seq) - {dead_seq}
+
     def all_but_poison() -> list[dict] | None:
         got = processed_lines()
         return got if expected <= {g["sequenceNumber"] for g in got} else None
