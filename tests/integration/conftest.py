@@ -92,7 +92,8 @@ def _sandbox_process(sandbox_env: dict[str, str]):
     # Drain the sandbox's output in the background so its pipe never fills.
     import threading
 
-    log_path = ROOT / "tests" / "output" / "sandbox.log"
+    # One sandbox per pytest-xdist worker, each with its own log.
+    log_path = ROOT / "tests" / "output" / f"sandbox-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
 
     def drain() -> None:
