@@ -28,13 +28,6 @@ TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 FAULTS = {"throttle": 0.2, "iam_propagation_delay": 8, "mapping_transition": 3, "poller_start_delay": 5, "seed": 7}
 
 
-# Not strict: whether a run hits the bug depends on which calls the seeded draws land on, and the call sequence
-# varies with timing (state polls), so some runs pass anyway. Remove the mark once the owner has fixed it.
-@pytest.mark.xfail(strict=False, reason=(
-    "product bug, roles/stream_function/tasks/present.yml and absent.yml: amazon.aws.cloudwatchlogs_log_group "
-    "calls AWS without AWSRetry, so under 20% throttling a call fails after botocore's 3 default attempts "
-    "(seen: PutRetentionPolicy 'reached max retries: 2'); passes with AWS_MAX_ATTEMPTS=10. Fix: aws_config "
-    "retries (e.g. {retries: {mode: standard, max_attempts: 10}}) in the playbooks' module_defaults group/aws"))
 def test_setup_verify_and_teardown_pass_with_every_fault_on(sandbox, aws, run_playbook, rel, tmp_path):
     applied = sandbox.configure(**FAULTS)
     assert applied == {k: float(v) if k != "seed" else v for k, v in FAULTS.items()}
