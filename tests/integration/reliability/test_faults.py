@@ -18,7 +18,6 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[3]
