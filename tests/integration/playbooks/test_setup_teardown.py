@@ -204,14 +204,18 @@ def test_verify_retries_a_late_latest_mapping_and_reports_a_wrong_record(run_pla
 
 
 def test_teardown_after_a_setup_that_failed_half_way(run_playbook, aws):
-    # The handler module exists (so the pipeline list passes its checks) but has no such function: the package
-    # step refuses it after the table, its stream and the role exist.
-    pipelines = [{"table_name": "users_post", "function_name": "half_fn", "function_handler": "handler.no_such_function"}]
+    # The filter has the shape of an event pattern (so the pipeline list passes its up-front checks) but an
+    # operator only Lambda checks: CreateEventSourceMapping refuses it after the table, its stream, the role and
+    # the function exist.
+    pipelines = [{"table_name": "users_post", "function_name": "half_fn",
+                  "trigger": {"filters": [{"eventName": [{"prefixx": "INS"}]}]}}]
     half = run_playbook(SETUP, {"streamops_pipelines": pipelines})
     assert half.returncode != 0
+    assert "prefixx" in text(half), half.stdout[-3000:]
     assert aws("dynamodb").list_tables()["TableNames"] == ["users_post"]
     assert [r["RoleName"] for r in aws("iam").list_roles()["Roles"]] == ["half_fn-role"]
-    assert aws("lambda").list_functions()["Functions"] == []
+    assert [f["FunctionName"] for f in aws("lambda").list_functions()["Functions"]] == ["half_fn"]
+    assert mappings(aws) == []
 
     down = run_playbook(TEARDOWN, {"streamops_pipelines": pipelines})
     ok(down)
