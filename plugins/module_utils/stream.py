@@ -39,6 +39,19 @@ def stream_facts(table, table_name=None):
     }
 
 
+def key_schema(table):
+    """The table's primary key as [{attribute_name, key_type, attribute_type}], partition key first.
+
+    DescribeTable gives the key's names and its attributes' types in two lists; callers that build an item key
+    need both (a probe item keyed on the real schema cannot disagree with the table).
+    """
+    table = table or {}
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    keys = sorted(table.get("KeySchema", []), key=lambda k: k["KeyType"] != "HASH")
+    return [{"attribute_name": k["AttributeName"], "key_type": k["KeyType"], "attribute_type": types.get(k["AttributeName"])}
+            for k in keys]
+
+
 def wait_table_active(client, table_name, timeout):
     """UpdateTable returns while the table is UPDATING and rejects the next change until ACTIVE (pitfall 6).
 

@@ -12,6 +12,7 @@ description:
   - Read-only companion of M(streamops.dynamodb_lambda.dynamodb_stream). Returns the same keys, plus
     RV(table_exists) and RV(table_tags) so roles can check ownership tags.
   - A missing table is not an error; it is reported as RV(table_exists=false).
+  - Also returns the table's RV(key_schema), so callers build item keys from the table rather than from settings.
 author:
   - streamops maintainers (@streamops)
 options:
@@ -90,6 +91,29 @@ previous_stream_arn:
   returned: always
   type: str
   sample: null
+key_schema:
+  description:
+    - The table's primary key, partition key first; empty when the table does not exist.
+    - Lets a caller build an item key that matches the table (the M(streamops.dynamodb_lambda.stream_verify) role's
+      probe item).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    attribute_name:
+      description: The key attribute's name.
+      type: str
+      sample: user_id
+    key_type:
+      description: C(HASH) for the partition key, C(RANGE) for the sort key.
+      type: str
+      sample: HASH
+    attribute_type:
+      description: The attribute's type, C(S), C(N) or C(B).
+      type: str
+      sample: S
+  sample: [{"attribute_name": "user_id", "key_type": "HASH", "attribute_type": "S"},
+           {"attribute_name": "post_id", "key_type": "RANGE", "attribute_type": "S"}]
 owned:
   description: Whether the table carries the C(streamops:stream-enabled-by) tag.
   returned: always
@@ -107,6 +131,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import STREAM_ENABLED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import describe_table
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import key_schema
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import stream_facts
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import table_tags
 
@@ -116,7 +141,7 @@ def read(client, table_name):
     facts = stream_facts(table, table_name)
     tags = table_tags(client, facts["table_arn"]) if table else {}
     return dict(facts, table_exists=table is not None, table_tags=tags, owned=STREAM_ENABLED_BY_TAG in tags,
-                stream_replaced=False, previous_stream_arn=None)
+                key_schema=key_schema(table), stream_replaced=False, previous_stream_arn=None)
 
 
 ARGUMENT_SPEC = dict(table_name=dict(type="str", required=True))

@@ -56,7 +56,10 @@ def test_create_idempotent_then_absent_deletes_only_what_it_created(run_playbook
     assert t["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [k["AttributeName"] for k in t["KeySchema"]] == ["user_id", "post_id"]
     assert t["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-    assert facts == {"table_stream_stream_arn": t["LatestStreamArn"], "table_stream_table_arn": t["TableArn"]}
+    assert facts == {"table_stream_stream_arn": t["LatestStreamArn"], "table_stream_table_arn": t["TableArn"],
+                     "table_stream_key_schema": [
+                         {"attribute_name": "user_id", "key_type": "HASH", "attribute_type": "S"},
+                         {"attribute_name": "post_id", "key_type": "RANGE", "attribute_type": "S"}]}
     assert tags(aws) == {"team": "data", "streamops:managed-by": OWNER, "streamops:table-created-by": OWNER,
                          "streamops:stream-enabled-by": OWNER}
 
@@ -84,6 +87,8 @@ def test_preexisting_table_and_stream_survive_absent(run_playbook, aws):
     present, facts, failures = play(run_playbook, ev)
     assert present["failures"] == 0 and present["changed"] == 0, failures
     assert facts["table_stream_stream_arn"] == stream_arn
+    # The table's own key, not the role's (user_id/post_id) defaults, which only apply to a table it creates.
+    assert facts["table_stream_key_schema"] == [{"attribute_name": "id", "key_type": "HASH", "attribute_type": "N"}]
     assert tags(aws, "orders") == {}  # an existing table is not re-tagged or re-billed
     assert table(aws, "orders")["BillingModeSummary"]["BillingMode"] == "PROVISIONED" \
         if "BillingModeSummary" in table(aws, "orders") else True
