@@ -67,9 +67,12 @@ def leftovers(aws: Any) -> list[str]:
     return found
 
 
-def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playbook, aws, tmp_path):
+def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playbook, aws, sandbox, tmp_path):
     proc = run_playbook(SETUP, {"streamops_verify_report_dir": str(tmp_path)})
     ok(proc)
+    # In setup, verify reuses table_stream's read of the key schema instead of reading the table again.
+    assert re.search(r"^TASK \[[^\]]*: Read the table's key schema and stream\][ *]*\nskipping: \[users_post\]",
+                     proc.stdout, re.M), proc.stdout[-4000:]
     assert "INSERT, MODIFY and REMOVE seen as NEW_AND_OLD_IMAGES promises" in text(proc)
     report = reports(tmp_path)["users_post"]
     assert report["passed"] is True and report["view_type"] == "NEW_AND_OLD_IMAGES"
@@ -91,6 +94,19 @@ def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playb
     again = run_playbook(SETUP, None, "--skip-tags", "verify")
     ok(again)
     assert recap(again)["users_post"]["changed"] == 0, again.stdout[-4000:]
+
+    # verify.yml alone builds its probe from the table's real key (one read), whatever key settings the pipeline
+    # description carries: they only apply to a table the collection creates.
+    sandbox.reset_stats()
+    wrong_keys = [{"table_name": "users_post", "function_name": FUNCTION,
+                   "table_hash_key": {"name": "order_id", "type": "N"}, "table_range_key": None}]
+    alone = run_playbook(VERIFY, {"streamops_pipelines": wrong_keys})
+    ok(alone)
+    # One dynamodb_stream_info read (its ListTagsOfResource); the other DescribeTables are dynamodb_item's, one
+    # per probe write.
+    calls = sandbox.stats()["calls"]
+    assert (calls.get("dynamodb:ListTagsOfResource"), calls.get("dynamodb:DescribeTable")) == (1, 4), calls
+    assert aws("dynamodb").scan(TableName="users_post")["Items"] == []
 
     down = run_playbook(TEARDOWN)
     ok(down)
