@@ -146,7 +146,7 @@ def _cases() -> list[Case]:
     specs.append(("function_name_missing", lambda t: [{"name": t, "table_name": f"{t}-table", "verify": False}],
                   (r"function_name", r"required|missing")))
     specs.append(("list_empty", lambda t: [], (r"streamops_pipelines", r"non-empty|empty")))
-    specs.append(("list_is_a_mapping", lambda t: _pipeline(t), (r"streamops_pipelines", r"list")))
+    specs.append(("list_is_a_mapping", _pipeline, (r"streamops_pipelines", r"list")))
     many("duplicate_names", (r"duplicate", r"\bname\b"),
          lambda t: [_pipeline(t), _pipeline(t, table_name=f"{t}-table2", function_name=f"{t}-fn2")])
     many("duplicate_function_names", (r"duplicate", r"function_name"),

@@ -33,7 +33,7 @@ def test_setup_verify_and_teardown_pass_with_every_fault_on(sandbox, aws, run_pl
     # The knobs must really bite, or this test proves nothing: calls made without retries get throttled.
     ddb = aws("dynamodb")
     throttled = 0
-    for _ in range(40):
+    for _attempt in range(40):
         try:
             ddb.list_tables()
         except ddb.exceptions.ClientError as exc:
