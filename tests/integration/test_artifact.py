@@ -79,19 +79,23 @@ def installed(tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     """A fresh collections path with the tarball installed, and the environment that uses it and nothing else."""
     base = tmp_path_factory.mktemp("installed")
     collections = base / "collections"
-    proc = _run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
-                 "-p", str(collections), str(tarball)], cwd=base)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
     config = base / "ansible.cfg"
     config.write_text(f"[defaults]\ncollections_path = {collections}\nretry_files_enabled = false\n")
-    return {
+    fresh = {
         # Overrides what run_playbook sets (the checkout's ansible.cfg with its collections/ link).
         "ANSIBLE_CONFIG": str(config),
         "ANSIBLE_COLLECTIONS_PATH": str(collections),
         # ~/.ansible/collections must not resolve it either.
         "ANSIBLE_HOME": str(base / "ansible-home"),
-        "_INSTALLED_AT": str(collections / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]),
     }
+    # The install must not see the checkout either: `make` exports ANSIBLE_CONFIG=<checkout>/ansible.cfg, whose
+    # collections/ link makes ansible-galaxy answer "already installed" and install nothing (exit 0).
+    proc = _run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "--no-deps",
+                 "-p", str(collections), str(tarball)], cwd=base, env={**os.environ, **fresh})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    installed_at = collections / "ansible_collections" / GALAXY["namespace"] / GALAXY["name"]
+    assert (installed_at / "MANIFEST.json").is_file(), proc.stdout + proc.stderr
+    return {**fresh, "_INSTALLED_AT": str(installed_at)}
 
 
 def test_install_resolves_the_fresh_copy_only(installed: dict[str, str]) -> None:
