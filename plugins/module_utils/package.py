@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Deterministic Lambda packaging shared by ``lambda_package`` and ``stream_function``.
+
+The archive's bytes depend only on the files' names, contents and executable bits (sorted entries, fixed
+timestamps, fixed permissions, no ``__pycache__`` or compiled Python), so its base64 SHA-256 (``code_sha256``)
+equals the ``CodeSha256`` Lambda reports for code uploaded from it. Bad input raises ``PackageError`` whose message
+starts with the option at fault (``src:``, ``handler:``, ``runtime:``).
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import fnmatch
+import hashlib
+import io
+import os
+import re
+import stat
+import tempfile
+import zipfile
+
+ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", "*.pyo")
+# 1980-01-01 is the earliest time a zip entry can carry.
+FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+LANGUAGE_SUFFIXES = {"python": (".py",), "nodejs": (".js", ".mjs", ".cjs")}
+
+
+class PackageError(Exception):
+    """Bad input; the message starts with the option at fault."""
+
+
+def _excluded(relative, patterns):
+    name = os.path.basename(relative)
+    parts = relative.split("/")
+    for pattern in patterns:
+        if fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(name, pattern):
+            return True
+        if any(fnmatch.fnmatch(part, pattern) for part in parts[:-1]):
+            return True
+    return False
+
+
+def collect(src, exclude=()):
+    """Sorted (archive name, absolute path) pairs under src."""
+    patterns = ALWAYS_EXCLUDED + tuple(exclude)
+    entries = []
+    for root, dirs, files in os.walk(src):
+        rel_root = os.path.relpath(root, src)
+        rel_root = "" if rel_root == "." else rel_root.replace(os.sep, "/") + "/"
+        dirs[:] = [d for d in dirs if not _excluded(rel_root + d, patterns)]
+        for name in files:
+            relative = rel_root + name
+            if not _excluded(relative, patterns):
+                entries.append((relative, os.path.join(root, name)))
+    return sorted(entries)
+
+
+def build(entries):
+    """The archive bytes for entries: identical input -> identical bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for relative, path in entries:
+            info = zipfile.ZipInfo(relative, date_time=FIXED_DATE)
+            info.create_system = 3  # unix, so external_attr's permission bits are honoured on extraction
+            executable = os.stat(path).st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as handle:
+                archive.writestr(info, handle.read(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def code_sha256(data):
+    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+
+
+def _language(runtime):
+    for language in LANGUAGE_SUFFIXES:
+        if runtime.startswith(language):
+            return language
+    return None
+
+
+def _defines(tree, function):
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == function for t in node.targets):
+            return True
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == function for a in node.names):
+            return True
+    return False
+
+
+def check_handler(src, names, handler, runtime):
+    """Fail (PackageError) unless handler names a file in the package that fits the runtime."""
+    if "." not in handler or handler.startswith(".") or handler.endswith("."):
+        raise PackageError("handler: %r is not of the form <module>.<function>" % handler)
+    module_path, function = handler.rsplit(".", 1)
+    # Lambda's Python bootstrap accepts both pkg/module and pkg.module.
+    stem = module_path.replace(".", "/")
+    found = {}
+    for language, suffixes in LANGUAGE_SUFFIXES.items():
+        candidates = [stem + suffix for suffix in suffixes]
+        if language == "python":
+            candidates.append(stem + "/__init__.py")
+        hits = [c for c in candidates if c in names]
+        if hits:
+            found[language] = hits[0]
+    language = _language(runtime) if runtime else None
+    if runtime:
+        if language is None:
+            raise PackageError("runtime: %r is not a runtime this module can check (python3.N or nodejsN.x)" % runtime)
+        if language == "python" and not re.match(r"^python3\.\d+$", runtime):
+            raise PackageError("runtime: %r is not a Python runtime name (expected python3.N)" % runtime)
+        if language not in found:
+            other = ", ".join("%s (%s)" % (path, lang) for lang, path in sorted(found.items()))
+            raise PackageError(
+                "handler: %r needs %s in %s for runtime %s%s"
+                % (handler, " or ".join(stem + s for s in LANGUAGE_SUFFIXES[language]), src, runtime,
+                   "; found only %s, which does not match the runtime" % other if other else ""))
+    elif not found:
+        raise PackageError("handler: %r names no file in %s (looked for %s.py, %s.js)" % (handler, src, stem, stem))
+    language = language or sorted(found)[0]
+    if language == "python":
+        path = os.path.join(src, found["python"])
+        with open(path, "rb") as handle:
+            source = handle.read()
+        try:
+            tree = ast.parse(source, filename=found["python"])
+        except SyntaxError as exc:
+            raise PackageError("handler: %s does not parse: %s (line %s)" % (found["python"], exc.msg, exc.lineno))
+        if not _defines(tree, function):
+            raise PackageError("handler: %s defines no top-level %r (handler %r)" % (found["python"], function, handler))
+    return found[language]
+
+
+def read_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def archive_names(data):
+    if data is None:
+        return []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.namelist()
+    except zipfile.BadZipFile:
+        return ["<not a zip archive>"]
+
+
+def write_atomically(dest, data):
+    directory = os.path.dirname(dest) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".lambda_package-", suffix=".zip", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_archive(src, exclude=(), handler=None, runtime=None):
+    """Validate src (and handler/runtime when given) and return (archive bytes, entry names) without writing."""
+    if not os.path.isdir(src):
+        raise PackageError("src: %s is not a directory" % src)
+    if runtime and not handler:
+        raise PackageError("runtime: checking a runtime needs handler as well")
+    entries = collect(src, exclude)
+    if not entries:
+        raise PackageError("src: %s holds no files to package" % src)
+    names = [name for name, _path in entries]
+    if handler:
+        check_handler(src, set(names), handler, runtime)
+    return build(entries), names
+
+
+def write_if_changed(dest, data):
+    """Write data to dest unless dest already holds exactly these bytes. Returns (changed, previous bytes or None)."""
+    current = read_bytes(dest)
+    if current != data:
+        write_atomically(dest, data)
+    return current != data, current
+
+
+def package(src, dest, exclude=(), handler=None, runtime=None, check_mode=False):
+    """Build the archive for src; write it to dest unless unchanged or check_mode. Returns the result dict."""
+    data, names = build_archive(src, exclude, handler, runtime)
+    current = read_bytes(dest)
+    changed = current != data
+    if changed and not check_mode:
+        write_atomically(dest, data)
+    result = {"changed": changed, "path": dest, "sha256": code_sha256(data), "size": len(data), "files": names}
+    result["diff"] = {
+        "before": {"sha256": code_sha256(current) if current is not None else None, "files": archive_names(current)},
+        "after": {"sha256": result["sha256"], "files": names},
+    }
+    return result
