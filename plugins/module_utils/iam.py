@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""IAM helpers: input checks that need no AWS call, policy documents compared by meaning, role reads.
+
+Every ``check_*`` function returns a problem string that starts with the option name, or None.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import unquote
+
+try:
+    import botocore
+except ImportError:  # pragma: no cover - AnsibleAWSModule reports missing botocore itself
+    botocore = None
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
+
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
+# arn:<partition>:iam::<account or "aws">:policy/<optional path/>name
+_POLICY_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
+# IAM counts the aggregate inline policy size of a role without whitespace; one policy cannot exceed it.
+INLINE_POLICY_MAX_CHARS = 10240
+TRUST_POLICY_MAX_CHARS = 2048
+DESCRIPTION_MAX_CHARS = 1000
+
+
+def check_role_name(option, name):
+    if not isinstance(name, str) or not _ROLE_NAME.match(name):
+        return ("%s: %r is not a valid IAM role name (1-64 characters: letters, digits and +=,.@_-)"
+                % (option, name))
+    return None
+
+
+def check_policy_name(option, name):
+    if not isinstance(name, str) or not _POLICY_NAME.match(name):
+        return ("%s: %r is not a valid IAM policy name (1-128 characters: letters, digits and +=,.@_-)"
+                % (option, name))
+    return None
+
+
+def check_policy_arn(option, arn):
+    if not isinstance(arn, str) or not _POLICY_ARN.match(arn):
+        return ("%s: %r is not an IAM managed policy ARN (arn:aws:iam::<account or aws>:policy/[path/]<name>)"
+                % (option, arn))
+    return None
+
+
+def parse_policy(option, value, max_chars):
+    """(document as a dict, problem or None) for a policy given as a JSON string or a mapping."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return None, "%s: not valid JSON (%s)" % (option, exc)
+    if not isinstance(value, dict):
+        return None, "%s: expected a JSON object (a policy document), got %s" % (option, type(value).__name__)
+    statements = value.get("Statement")
+    if not statements or not isinstance(statements, (list, dict)):
+        return None, "%s: a policy document needs a Statement (an object or a non-empty list)" % option
+    size = len(re.sub(r"\s", "", json.dumps(value, separators=(",", ":"))))
+    if size > max_chars:
+        return None, "%s: %d characters without whitespace, IAM accepts at most %d" % (option, size, max_chars)
+    return value, None
+
+
+def check_tags(option, tags):
+    problems = []
+    for key, value in (tags or {}).items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128:
+            problems.append("%s: tag key %r must be 1-128 characters" % (option, key))
+        elif key.lower().startswith("aws:"):
+            problems.append("%s: tag key %r uses the reserved prefix aws:" % (option, key))
+        if value is None or len(str(value)) > 256:
+            problems.append("%s: the value of tag %r must be a string of at most 256 characters" % (option, key))
+    return problems
+
+
+def decode_policy(document):
+    """A policy document as IAM returns it (botocore decodes it; some endpoints leave it URL-encoded) -> dict."""
+    if isinstance(document, str):
+        return json.loads(unquote(document))
+    return document
+
+
+def policies_differ(current, wanted):
+    """Compare two documents by meaning: statement order, single values vs one-element lists, key order."""
+    if current is None or wanted is None:
+        return current is not wanted
+    return compare_policies(current, wanted)
+
+
+def get_role(client, name):
+    """The role (GetRole, tags included) or None."""
+    try:
+        return client.get_role(aws_retry=True, RoleName=name)["Role"]
+    except is_boto3_error_code("NoSuchEntity"):
+        return None
+
+
+def role_tags(role):
+    return boto3_tag_list_to_ansible_dict(role.get("Tags") or [])
+
+
+def get_role_policy(client, role_name, policy_name):
+    """The inline policy's document (a dict) or None when the role has no policy of that name."""
+    try:
+        document = client.get_role_policy(aws_retry=True, RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+    except is_boto3_error_code("NoSuchEntity"):
+        return None
+    return decode_policy(document)
+
+
+def _pages(client, operation, key, **kwargs):
+    items, marker = [], None
+    while True:
+        if marker:
+            kwargs["Marker"] = marker
+        page = getattr(client, operation)(aws_retry=True, **kwargs)
+        items.extend(page.get(key) or [])
+        if not page.get("IsTruncated"):
+            return items
+        marker = page.get("Marker")
+
+
+def attached_policy_arns(client, role_name):
+    return sorted(p["PolicyArn"] for p in _pages(client, "list_attached_role_policies", "AttachedPolicies",
+                                                 RoleName=role_name))
+
+
+def inline_policy_names(client, role_name):
+    return sorted(_pages(client, "list_role_policies", "PolicyNames", RoleName=role_name))
+
+
+def instance_profile_names(client, role_name):
+    return sorted(p["InstanceProfileName"] for p in _pages(client, "list_instance_profiles_for_role",
+                                                           "InstanceProfiles", RoleName=role_name))
+
+
+def ignore_missing(call, **kwargs):
+    """Run a delete/detach call; True when it did something, False when the entity was already gone."""
+    try:
+        call(aws_retry=True, **kwargs)
+    except is_boto3_error_code("NoSuchEntity"):
+        return False
+    return True
