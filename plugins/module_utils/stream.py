@@ -83,3 +83,9 @@ def table_tags(client, table_arn):
         token = page.get("NextToken")
         if not token:
             return tags
+
+
+def wait_table_gone(client, table_name, timeout):
+    """DeleteTable answers DELETING; a table of the same name cannot be created until the old one is gone."""
+    return poll_state(lambda: describe_table(client, table_name), timeout, lambda t: t is None,
+                      "table %s to be deleted" % table_name, lambda t: (t or {}).get("TableStatus", "missing"))
