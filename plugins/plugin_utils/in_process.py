@@ -1,0 +1,171 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run this collection's modules in a fork of the controller instead of a fresh Python.
+
+Why: an AWS module task costs about 0.75 s on a small machine, nearly all of it start-up (a new Python, the
+AnsiballZ payload, importing amazon.aws's module_utils and boto3, ~0.15 s of which is compiling module_utils that a
+zip import can never cache), against a few milliseconds of API work against the sandbox. A playbook that sets up
+many pipelines pays that for every module task of every pipeline (issue 6, bench/RESULTS.md).
+
+When the task runs on the controller anyway (local connection, the controller's own Python, no become, no task
+environment, not async), the action plugin of a module forks the worker process and runs the module there with
+the same arguments and the same JSON protocol as AnsiballZ (`_update_module_args`, `ANSIBLE_MODULE_ARGS`,
+`_parse_returned_data`), so check mode, diff, no_log and module_defaults behave exactly as in a normal run. The fork
+keeps every module run isolated (module globals, warnings, sys.exit) and starts with boto3, botocore and the AWS
+module_utils already imported: the linear and free strategies load a task's action plugin in the main ansible
+process before forking the per-host workers, so the imports below happen once per playbook run.
+
+Anything else falls back to the normal module execution, as does every task when the environment variable
+STREAMOPS_IN_PROCESS is 0/false/no/off or the variable `streamops_in_process` is false for the host. Mitogen for
+Ansible runs modules in-process for the same reason.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import tempfile
+
+from ansible.module_utils.common.json import Direction, get_module_encoder
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible.vars.clean import remove_internal_keys
+
+try:  # Warm imports for the forks (see the module docstring); a missing one only costs speed.
+    import boto3  # noqa: F401  pylint: disable=unused-import
+    import botocore.session  # noqa: F401  pylint: disable=unused-import
+    import ansible.module_utils.basic  # noqa: F401  pylint: disable=unused-import
+    import ansible_collections.amazon.aws.plugins.module_utils.modules  # noqa: F401  pylint: disable=unused-import
+except ImportError:  # pragma: no cover - the module run reports the missing library itself
+    pass
+
+display = Display()
+
+ENV_SWITCH = "STREAMOPS_IN_PROCESS"
+VAR_SWITCH = "streamops_in_process"
+LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
+# The JSON protocol every module of this collection speaks (none declares another serialization profile).
+PROFILE = "legacy"
+
+
+def fallback_reason(*, switch_env, switch_var, connection, become, environment, async_val, interpreter,
+                    controller_python):
+    """Why this task must run as a normal module, or None when it can run in a fork of the controller."""
+    if switch_env is not None and not boolean(switch_env, strict=False):
+        return f"{ENV_SWITCH}={switch_env}"
+    if switch_var is not None and not boolean(switch_var, strict=False):
+        return f"{VAR_SWITCH} is false"
+    if connection not in LOCAL_CONNECTIONS:
+        return f"connection {connection} is not local"
+    if become:
+        return "become is set"
+    if environment:
+        return f"the task sets environment {environment!r}"
+    if async_val:
+        return "the task is async"
+    if not interpreter:
+        return "ansible_python_interpreter is not set (interpreter discovery may pick another Python)"
+    if os.path.realpath(interpreter) != os.path.realpath(controller_python):
+        return f"ansible_python_interpreter {interpreter} is not the controller's Python {controller_python}"
+    return None
+
+
+def run_module_in_fork(module_fqn, json_params):
+    """Fork, run the module as AnsiballZ would (as __main__, exiting itself), return rc, stdout, stderr."""
+    read_fd, write_fd = os.pipe()
+    with tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child; covered by the integration tests' results
+            code = 1
+            try:
+                os.close(read_fd)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                devnull = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(devnull, 0)
+                os.dup2(write_fd, 1)
+                os.dup2(err.fileno(), 2)
+                sys.stdin = open(0, "r", closefd=False)  # pylint: disable=consider-using-with
+                sys.stdout = open(1, "w", closefd=False)  # pylint: disable=consider-using-with
+                sys.stderr = open(2, "w", closefd=False)  # pylint: disable=consider-using-with
+                # Imported in the child: the loader sets module globals (basic._ANSIBLE_ARGS) for this run only.
+                from ansible.module_utils._internal._ansiballz._loader import run_module  # pylint: disable=import-outside-toplevel
+
+                run_module(json_params=json_params, profile=PROFILE, module_fqn=module_fqn, modlib_path="",
+                           extensions={})
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:  # pylint: disable=broad-exception-caught
+                import traceback  # pylint: disable=import-outside-toplevel
+
+                traceback.print_exc()
+            finally:
+                try:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                finally:
+                    os._exit(code)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as pipe:
+            stdout = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        err.seek(0)
+        stderr = err.read()
+    rc = os.waitstatus_to_exitcode(status)
+    return rc, stdout.decode("utf-8", "surrogateescape"), stderr.decode("utf-8", "surrogateescape")
+
+
+class InProcessModuleAction(ActionBase):
+    """Action plugin base: run the module of the same name in a fork of the controller when that is safe."""
+
+    def run(self, tmp=None, task_vars=None):
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        reason = self._fallback_reason(task_vars)
+        if reason is not None:
+            display.vvv(f"streamops: {self._task.resolved_action} runs as a normal module: {reason}")
+            result.update(self._execute_module(task_vars=task_vars))
+            return result
+        result.update(self._execute_in_fork(task_vars))
+        return result
+
+    def _fallback_reason(self, task_vars):
+        interpreter = task_vars.get("ansible_python_interpreter")
+        if interpreter is not None:
+            interpreter = self._templar.template(interpreter)
+        switch_var = task_vars.get(VAR_SWITCH)
+        if switch_var is not None:
+            switch_var = self._templar.template(switch_var)
+        connection = getattr(self._connection, "_load_name", None) or getattr(self._connection, "transport", "")
+        return fallback_reason(
+            switch_env=os.environ.get(ENV_SWITCH),
+            switch_var=switch_var,
+            connection=connection,
+            become=self._play_context.become,
+            environment=[env for env in (self._templar.template(e) for e in self._task.environment or []) if env],
+            async_val=self._task.async_val,
+            interpreter=interpreter,
+            controller_python=sys.executable,
+        )
+
+    def _execute_in_fork(self, task_vars):
+        fqcn = self._task.resolved_action
+        namespace, collection, name = fqcn.split(".")
+        module_args = self._task.args.copy()
+        self._update_module_args(fqcn, module_args, task_vars)
+        encoder = get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)
+        json_params = json.dumps({"ANSIBLE_MODULE_ARGS": module_args}, cls=encoder).encode()
+        display.vvv(f"streamops: running {fqcn} in a fork of the controller ({ENV_SWITCH}=0 turns this off)")
+        rc, stdout, stderr = run_module_in_fork(
+            f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}", json_params)
+        data = self._parse_returned_data({"rc": rc, "stdout": stdout, "stderr": stderr}, PROFILE)
+        data.pop("_ansible_suppress_tmpdir_delete", None)
+        remove_internal_keys(data)
+        if not data.get("_ansible_parsed", True) or (rc and "failed" not in data):
+            data.setdefault("module_stderr", stderr)
+            data.setdefault("rc", rc)
+        return data

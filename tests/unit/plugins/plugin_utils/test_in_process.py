@@ -1,0 +1,106 @@
+"""When a module of this collection may run in a fork of the controller, and when it must run as usual."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_process import fallback_reason, run_module_in_fork
+
+SAFE = {
+    "switch_env": None,
+    "switch_var": None,
+    "connection": "local",
+    "become": False,
+    "environment": [],
+    "async_val": 0,
+    "interpreter": sys.executable,
+    "controller_python": sys.executable,
+}
+
+
+@pytest.mark.parametrize("connection", ["local", "ansible.builtin.local", "ansible.legacy.local"])
+def test_local_task_on_the_controllers_python_runs_in_a_fork(connection):
+    assert fallback_reason(**{**SAFE, "connection": connection}) is None
+
+
+@pytest.mark.parametrize("switch", ["1", "true", "yes", "on"])
+def test_switches_that_keep_it_on(switch):
+    assert fallback_reason(**{**SAFE, "switch_env": switch, "switch_var": switch}) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"switch_env": "0"}, "STREAMOPS_IN_PROCESS=0"),
+        ({"switch_env": "false"}, "STREAMOPS_IN_PROCESS=false"),
+        ({"switch_var": False}, "streamops_in_process is false"),
+        ({"switch_var": "no"}, "streamops_in_process is false"),
+        ({"connection": "ssh"}, "connection ssh is not local"),
+        ({"connection": "community.docker.docker"}, "is not local"),
+        ({"become": True}, "become is set"),
+        ({"environment": [{"AWS_PROFILE": "x"}]}, "the task sets environment"),
+        ({"async_val": 30}, "the task is async"),
+        ({"interpreter": None}, "ansible_python_interpreter is not set"),
+        ({"interpreter": "/usr/bin/python3.6"}, "is not the controller's Python"),
+    ],
+)
+def test_anything_else_runs_as_a_normal_module(change, expected):
+    reason = fallback_reason(**{**SAFE, **change})
+    assert reason is not None and expected in reason
+
+
+def test_interpreter_compared_after_resolving_links(tmp_path):
+    link = tmp_path / "python"
+    link.symlink_to(sys.executable)
+    assert fallback_reason(**{**SAFE, "interpreter": str(link)}) is None
+
+
+@pytest.fixture
+def fake_modules(tmp_path, monkeypatch):
+    """A package of tiny modules on sys.path, run by their dotted name as the fork would run a collection's."""
+    package = tmp_path / "fake_in_process_modules"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "ok.py").write_text(
+        "from ansible.module_utils.basic import AnsibleModule\n"
+        "m = AnsibleModule(argument_spec={'name': {'type': 'str'}}, supports_check_mode=True)\n"
+        "m.exit_json(changed=not m.check_mode, name=m.params['name'])\n")
+    (package / "crash.py").write_text("import sys\nprint('partial output')\nraise RuntimeError('boom in module')\n")
+    (package / "noisy.py").write_text(
+        "import sys\nfrom ansible.module_utils.basic import AnsibleModule\n"
+        "m = AnsibleModule(argument_spec={})\nsys.stderr.write('a warning on stderr\\n')\n"
+        "m.fail_json(msg='it failed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "fake_in_process_modules"
+
+
+def _params(**args):
+    return json.dumps({"ANSIBLE_MODULE_ARGS": {"_ansible_check_mode": False, **args}}).encode()
+
+
+def test_fork_runs_the_module_and_returns_its_json(fake_modules):
+    rc, stdout, stderr = run_module_in_fork(f"{fake_modules}.ok", _params(name="x"))
+    assert rc == 0, stderr
+    result = json.loads(stdout)
+    assert result["changed"] is True and result["name"] == "x"
+    rc, stdout, _ = run_module_in_fork(f"{fake_modules}.ok", _params(name="y", _ansible_check_mode=True))
+    assert json.loads(stdout)["changed"] is False
+
+
+def test_fork_reports_failure_exit_code_and_stderr(fake_modules):
+    rc, stdout, stderr = run_module_in_fork(f"{fake_modules}.noisy", _params())
+    assert rc == 1
+    assert json.loads(stdout)["msg"] == "it failed"
+    assert "a warning on stderr" in stderr
+
+
+def test_a_crash_in_the_module_does_not_take_the_caller_with_it(fake_modules):
+    rc, stdout, stderr = run_module_in_fork(f"{fake_modules}.crash", _params())
+    assert rc == 1
+    assert "partial output" in stdout
+    assert "boom in module" in stdout + stderr
+    # The caller (here: pytest, in ansible: the worker) is still alive and its stdout is its own.
+    assert sys.stdout is not None
