@@ -99,7 +99,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 # The packaging code lives in module_utils so stream_function builds the very same bytes; the names stay
 # importable from here.
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError  # noqa: F401
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import package
 
 

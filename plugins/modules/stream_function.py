@@ -1,0 +1,708 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+DOCUMENTATION = r"""
+---
+module: stream_function
+version_added: 1.1.0
+short_description: Deploy a Lambda function from a source directory, with its log group, in one call
+description:
+  - With O(state=present), packages O(src) into a deterministic zip (the same bytes and the same checks as
+    M(streamops.dynamodb_lambda.lambda_package)), creates or updates the log group C(/aws/lambda/<name>) with
+    O(log_retention_days) and tags B(before) the function (so Lambda never creates it without them), then creates
+    the function or updates its configuration and its code, each only when it differs.
+  - Code is uploaded only when the archive's base64 SHA-256 differs from the function's C(CodeSha256), so an
+    unchanged source is never uploaded again.
+  - A freshly created or changed execution role is not usable at once (C(The role defined for the function cannot
+    be assumed by Lambda), C(The execution role does not have permissions ...)). Only those errors are retried,
+    with backoff, within O(role_wait_timeout).
+  - After a create or an update, and before any further update, the module polls until the function's C(State)
+    is C(Active) and its C(LastUpdateStatus) is C(Successful), within O(wait_timeout).
+  - With O(state=absent), deletes the function and then the log group, each only if it carries O(owner_tag); what
+    does not carry it is left alone and reported in RV(not_owned).
+  - Runs where the task runs. The source directory is read on that host (as M(amazon.aws.lambda) reads
+    C(zip_file)); with this collection's action plugin and a local connection that is the controller.
+options:
+  name:
+    description: Name of the function (1-64 letters, digits, C(-) and C(_)). The log group is C(/aws/lambda/<name>).
+    type: str
+    required: true
+    aliases: [function_name]
+  state:
+    description: Whether the function and its log group should exist.
+    type: str
+    choices: [present, absent]
+    default: present
+  src:
+    description:
+      - Directory holding the handler code; its contents become the root of the archive. Required when
+        O(state=present).
+      - C(__pycache__) directories, C(*.pyc) and C(*.pyo) are always left out.
+    type: path
+  exclude:
+    description: Extra glob patterns (matched against each path relative to O(src) and its base name) to leave out.
+    type: list
+    elements: str
+    default: []
+  handler:
+    description:
+      - Handler string, C(<module>.<function>). Required when O(state=present). The handler's file must be in the
+        package and, for Python, parse and define the function.
+    type: str
+  runtime:
+    description:
+      - Lambda runtime, for example C(python3.12). Required when O(state=present). Its language must match the
+        handler file (C(pythonX.Y) for a C(.py) handler, C(nodejsN.x) for C(.js)).
+    type: str
+  role:
+    description: ARN of the execution role. Required when O(state=present).
+    type: str
+  description:
+    description: Description of the function (at most 256 characters).
+    type: str
+    default: ""
+  memory_size:
+    description: Memory in MB, 128-10240.
+    type: int
+    default: 128
+  timeout:
+    description: Timeout in seconds, 1-900.
+    type: int
+    default: 3
+  environment_variables:
+    description:
+      - Environment variables of the function. Replaces the whole set; V({}) removes every variable.
+      - Names must start with a letter and hold only letters, digits and C(_); names Lambda reserves
+        (C(AWS_REGION), C(AWS_LAMBDA_*), C(_HANDLER), ...) are rejected. Values are sent as strings.
+    type: dict
+    default: {}
+  tags:
+    description:
+      - Tags of the function and of its log group. Omit to leave other tags alone. O(owner_tag) is always added.
+    type: dict
+  purge_tags:
+    description: Remove tags not listed in O(tags) (only when O(tags) is given; O(owner_tag) is never removed).
+    type: bool
+    default: true
+  owner_tag:
+    description:
+      - One tag, C({key: value}), that marks what this collection created. Added to the function and the log group
+        with O(state=present); with O(state=absent) only a function or log group that carries it is deleted.
+    type: dict
+    default: {"streamops:managed-by": "streamops.dynamodb_lambda"}
+  log_retention_days:
+    description:
+      - Retention of the log group in days, one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+        1096, 1827, 2192, 2557, 2922, 3288 or 3653.
+      - Omitted or null means logs never expire (an existing retention policy is removed).
+    type: int
+  package_path:
+    description:
+      - Also write the archive to this path (missing directories are created), as a build artifact for inspection
+        or caching. Written atomically, only when its bytes differ, in check mode too, and never reported as a
+        change. Omit to build the archive in memory only.
+    type: path
+  role_wait_timeout:
+    description: Seconds to keep retrying while Lambda cannot assume the execution role (IAM propagation), 0-3600.
+    type: int
+    default: 120
+  wait_timeout:
+    description: Seconds to wait for the function to be C(Active) with its last update C(Successful), 1-3600.
+    type: int
+    default: 300
+notes:
+  - Supports check mode (reads only; the archive is still built to compare its SHA-256) and diff mode (function
+    settings, code SHA-256 and tags; log group retention and tags).
+  - Makes the fewest calls it can. A run that changes nothing reads C(GetFunction) (configuration, code SHA-256 and
+    tags at once), C(DescribeLogGroups) and the log group's tags.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+author:
+  - streamops maintainers (@streamops)
+"""
+
+EXAMPLES = r"""
+- name: Deploy the stream handler with its log group
+  streamops.dynamodb_lambda.stream_function:
+    name: Lambda_demo_DynamoDB_stream
+    src: "{{ playbook_dir }}/../files/lambda/stream_handler"
+    handler: handler.lambda_handler
+    runtime: python3.12
+    role: "{{ execution_role_arn }}"
+    memory_size: 128
+    timeout: 30
+    environment_variables:
+      STREAMOPS_POISON_ATTRIBUTE: poison
+    log_retention_days: 7
+    tags:
+      team: data
+  register: deployed
+
+- name: Delete the function and its log group if this collection created them
+  streamops.dynamodb_lambda.stream_function:
+    name: Lambda_demo_DynamoDB_stream
+    state: absent
+"""
+
+RETURN = r"""
+function_arn:
+  description: Unqualified ARN of the function; null when it does not exist (absent, or check mode before creation).
+  returned: always
+  type: str
+  sample: arn:aws:lambda:us-east-1:123456789012:function:Lambda_demo_DynamoDB_stream
+function_name:
+  description: Name of the function.
+  returned: always
+  type: str
+  sample: Lambda_demo_DynamoDB_stream
+code_sha256:
+  description: Base64 SHA-256 of the deployed code (with O(state=present), the archive's, which it equals).
+  returned: when state is present
+  type: str
+  sample: 3Jz4cFqOKb0y2X0tN2i0o2bTTm0n1Gk3Vr8qvO8y1e4=
+code_uploaded:
+  description: Whether this run uploaded code (or would, in check mode).
+  returned: when state is present
+  type: bool
+  sample: false
+state:
+  description: The function's C(State); null when it does not exist yet (check mode).
+  returned: when state is present
+  type: str
+  sample: Active
+last_update_status:
+  description: The function's C(LastUpdateStatus); null when it does not exist yet (check mode).
+  returned: when state is present
+  type: str
+  sample: Successful
+runtime:
+  description: Runtime of the function.
+  returned: when state is present
+  type: str
+  sample: python3.12
+handler:
+  description: Handler of the function.
+  returned: when state is present
+  type: str
+  sample: handler.lambda_handler
+role:
+  description: Execution role ARN of the function.
+  returned: when state is present
+  type: str
+  sample: arn:aws:iam::123456789012:role/Lambda_demo_DynamoDB_stream-role
+description:
+  description: Description of the function.
+  returned: when state is present
+  type: str
+  sample: DynamoDB stream handler (streamops.dynamodb_lambda)
+memory_size:
+  description: Memory in MB.
+  returned: when state is present
+  type: int
+  sample: 128
+timeout:
+  description: Timeout in seconds.
+  returned: when state is present
+  type: int
+  sample: 30
+environment_variables:
+  description: Environment variables of the function.
+  returned: when state is present
+  type: dict
+  sample: {"STREAMOPS_POISON_ATTRIBUTE": "poison"}
+tags:
+  description: Tags of the function.
+  returned: when state is present
+  type: dict
+  sample: {"streamops:managed-by": "streamops.dynamodb_lambda"}
+log_group_name:
+  description: Name of the function's log group.
+  returned: always
+  type: str
+  sample: /aws/lambda/Lambda_demo_DynamoDB_stream
+log_group_arn:
+  description: ARN of the log group (without the trailing C(:*)); null when it does not exist.
+  returned: always
+  type: str
+  sample: arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Lambda_demo_DynamoDB_stream
+log_retention_days:
+  description: Retention of the log group in days; null when logs never expire.
+  returned: when state is present
+  type: int
+  sample: 7
+log_group_tags:
+  description: Tags of the log group.
+  returned: when state is present
+  type: dict
+  sample: {"streamops:managed-by": "streamops.dynamodb_lambda"}
+package:
+  description: The archive built from O(src) (C(path) is null unless O(package_path) is given).
+  returned: when state is present
+  type: dict
+  sample: {"path": "/home/me/.cache/streamops.dynamodb_lambda/fn.zip", "sha256": "3Jz4...", "size": 2211,
+           "files": ["handler.py"]}
+operations:
+  description: The AWS write operations this run made (in check mode, would make), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "lambda:CreateFunction"]
+deleted:
+  description: What O(state=absent) deleted (or would delete in check mode), as C(function <name>) and
+    C(log group <name>).
+  returned: when state is absent
+  type: list
+  elements: str
+  sample: ["function Lambda_demo_DynamoDB_stream", "log group /aws/lambda/Lambda_demo_DynamoDB_stream"]
+not_owned:
+  description: What exists but was left alone because it does not carry O(owner_tag).
+  returned: when state is absent
+  type: list
+  elements: str
+  sample: ["log group /aws/lambda/Lambda_demo_DynamoDB_stream (no tag streamops:managed-by=streamops.dynamodb_lambda)"]
+"""
+
+import re
+
+try:
+    import botocore
+except ImportError:
+    pass  # handled by AnsibleAWSModule
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_archive
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import code_sha256
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import write_if_changed
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import retry_until_deadline
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_function_ready
+
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+                  3653)
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/.+$")
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|"
+                           r"AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|"
+                           r"LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|AWS_XRAY_.*)$")
+# The settings UpdateFunctionConfiguration changes: (API field, result/diff key).
+CONFIG_FIELDS = (("Runtime", "runtime"), ("Handler", "handler"), ("Role", "role"), ("Description", "description"),
+                 ("MemorySize", "memory_size"), ("Timeout", "timeout"))
+
+
+class FunctionError(Exception):
+    pass
+
+
+# --- input ----------------------------------------------------------------------------------------------------
+
+def validate(params):
+    """Every problem with the input, each starting with the option at fault; no AWS call."""
+    problems = []
+    if not _NAME.match(params["name"] or ""):
+        problems.append("name: must be 1-64 letters, digits, '-' or '_' (got %r)" % (params["name"],))
+    owner = params["owner_tag"] or {}
+    if len(owner) != 1 or not all(isinstance(v, str) and v for v in owner.values()) or not all(owner):
+        problems.append("owner_tag: must be exactly one non-empty key: value (got %r)" % (owner,))
+    if params["state"] == "absent":
+        return problems
+    for option in ("src", "handler", "runtime", "role"):
+        if not params[option]:
+            problems.append("%s: required when state is present" % option)
+    if params["role"] and not _ROLE_ARN.match(params["role"]):
+        problems.append("role: must be an IAM role ARN, arn:aws:iam::<account>:role/<name> (got %r)"
+                        % (params["role"],))
+    if len(params["description"] or "") > 256:
+        problems.append("description: at most 256 characters (got %d)" % len(params["description"]))
+    if not 128 <= params["memory_size"] <= 10240:
+        problems.append("memory_size: must be 128-10240 MB (got %s)" % params["memory_size"])
+    if not 1 <= params["timeout"] <= 900:
+        problems.append("timeout: must be 1-900 seconds (got %s)" % params["timeout"])
+    for key, value in params["environment_variables"].items():
+        if not _ENV_NAME.match(key):
+            problems.append("environment_variables: %r is not a valid name (a letter, then letters, digits, _)" % key)
+        elif _RESERVED_ENV.match(key):
+            problems.append("environment_variables: %s is reserved by Lambda" % key)
+        if isinstance(value, (dict, list)) or value is None:
+            problems.append("environment_variables: the value of %s must be a string" % key)
+    for key in (params["tags"] or {}):
+        if str(key).lower().startswith("aws:"):
+            problems.append("tags: key %r uses the reserved prefix 'aws:'" % (key,))
+    if params["log_retention_days"] is not None and params["log_retention_days"] not in RETENTION_DAYS:
+        problems.append("log_retention_days: must be one of %s or null (got %s)"
+                        % (", ".join(str(d) for d in RETENTION_DAYS), params["log_retention_days"]))
+    if not 0 <= params["role_wait_timeout"] <= 3600:
+        problems.append("role_wait_timeout: must be 0-3600 seconds (got %s)" % params["role_wait_timeout"])
+    if not 1 <= params["wait_timeout"] <= 3600:
+        problems.append("wait_timeout: must be 1-3600 seconds (got %s)" % params["wait_timeout"])
+    return problems
+
+
+def environment(params):
+    """The variables as Lambda stores them: every value a string (YAML may have made 1 an int, yes a bool)."""
+    return {k: v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
+            for k, v in params["environment_variables"].items()}
+
+
+def desired_tags(params, current):
+    """(tags the resource should carry, purge) with the owner tag always present and never purged."""
+    if params["tags"] is None:
+        return dict(current or {}, **params["owner_tag"]), False
+    return dict(params["tags"], **params["owner_tag"]), params["purge_tags"]
+
+
+def apply_tags(current, wanted, purge):
+    to_set, to_unset = compare_aws_tags(current or {}, wanted, purge)
+    after = {k: v for k, v in dict(current or {}, **to_set).items() if k not in to_unset}
+    return to_set, to_unset, after
+
+
+def unqualified(arn):
+    """arn:partition:lambda:region:account:function:name[:qualifier] -> without the qualifier."""
+    return ":".join(arn.split(":")[:7]) if arn else arn
+
+
+# --- reads ----------------------------------------------------------------------------------------------------
+
+def get_function(lam, name):
+    """GetFunction: configuration, code location and tags in one call; None when the function does not exist."""
+    try:
+        return lam.get_function(aws_retry=True, FunctionName=name)
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+
+
+def describe_log_group(logs, name):
+    """The log group's description (exact name), or None. Names are listed in order, so it leads its prefix."""
+    kwargs = {"logGroupNamePrefix": name}
+    while True:
+        page = logs.describe_log_groups(aws_retry=True, **kwargs)
+        for group in page.get("logGroups", []):
+            if group["logGroupName"] == name:
+                return group
+            if group["logGroupName"] > name:
+                return None
+        if not page.get("nextToken"):
+            return None
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def group_arn(group):
+    return group.get("logGroupArn") or re.sub(r":\*$", "", group.get("arn", ""))
+
+
+def log_group_tags(logs, arn):
+    """Tags of the log group by ARN; None when it does not exist."""
+    try:
+        return logs.list_tags_for_resource(aws_retry=True, resourceArn=arn).get("tags", {})
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+
+
+# --- present --------------------------------------------------------------------------------------------------
+
+def function_view(conf, tags):
+    view = {key: conf.get(field) for field, key in CONFIG_FIELDS}
+    view["environment_variables"] = (conf.get("Environment") or {}).get("Variables") or {}
+    view["code_sha256"] = conf.get("CodeSha256")
+    view["tags"] = tags
+    return view
+
+
+def ensure_log_group(module, logs, params, name, arn_if_created, ops):
+    """Create or converge the log group; returns (before view or {}, after view, arn)."""
+    group = describe_log_group(logs, name)
+    retention = params["log_retention_days"]
+    if group is None:
+        tags, _purge = desired_tags(params, None)
+        if not module.check_mode:
+            logs.create_log_group(aws_retry=True, logGroupName=name, tags=tags)
+        ops.append("logs:CreateLogGroup")
+        if retention:
+            if not module.check_mode:
+                logs.put_retention_policy(aws_retry=True, logGroupName=name, retentionInDays=retention)
+            ops.append("logs:PutRetentionPolicy")
+        after = {"log_group_name": name, "retention_days": retention, "tags": tags}
+        return {}, after, (arn_if_created if not module.check_mode else None)
+    arn = group_arn(group)
+    current_tags = log_group_tags(logs, arn) or {}
+    before = {"log_group_name": name, "retention_days": group.get("retentionInDays"), "tags": current_tags}
+    wanted, purge = desired_tags(params, current_tags)
+    to_set, to_unset, after_tags = apply_tags(current_tags, wanted, purge)
+    if group.get("retentionInDays") != retention:
+        if retention:
+            if not module.check_mode:
+                logs.put_retention_policy(aws_retry=True, logGroupName=name, retentionInDays=retention)
+            ops.append("logs:PutRetentionPolicy")
+        else:
+            if not module.check_mode:
+                logs.delete_retention_policy(aws_retry=True, logGroupName=name)
+            ops.append("logs:DeleteRetentionPolicy")
+    if to_set:
+        if not module.check_mode:
+            logs.tag_resource(aws_retry=True, resourceArn=arn, tags=to_set)
+        ops.append("logs:TagResource")
+    if to_unset:
+        if not module.check_mode:
+            logs.untag_resource(aws_retry=True, resourceArn=arn, tagKeys=to_unset)
+        ops.append("logs:UntagResource")
+    return before, {"log_group_name": name, "retention_days": retention, "tags": after_tags}, arn
+
+
+def checked_ready(lam, name, timeout):
+    """Wait for Active / Successful (pitfall 4); a Failed state is an error with Lambda's reason."""
+    conf = wait_function_ready(lam, name, timeout)
+    if conf.get("State") == "Failed":
+        raise FunctionError("function %s failed to become Active: %s" % (name, conf.get("StateReason")))
+    if conf.get("LastUpdateStatus") == "Failed":
+        raise FunctionError("the last update of function %s failed: %s"
+                            % (name, conf.get("LastUpdateStatusReason")))
+    return conf
+
+
+def busy(conf):
+    return conf.get("State") == "Pending" or conf.get("LastUpdateStatus") == "InProgress"
+
+
+def ensure_function(module, lam, params, archive, sha, ops):
+    """Create or converge the function; returns (before view or {}, after view, final configuration or None)."""
+    name = params["name"]
+    env = environment(params)
+    wanted_config = {"Runtime": params["runtime"], "Handler": params["handler"], "Role": params["role"],
+                     "Description": params["description"] or "", "MemorySize": params["memory_size"],
+                     "Timeout": params["timeout"]}
+    found = get_function(lam, name)
+
+    def with_role_retry(call, **kwargs):
+        # A role created or changed seconds ago is refused for a while (pitfall 2): retry only that.
+        return retry_until_deadline(lambda: call(aws_retry=True, **kwargs), is_iam_propagation_error,
+                                    params["role_wait_timeout"])
+
+    if found is None:
+        tags, _purge = desired_tags(params, None)
+        after = function_view(dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha), tags)
+        ops.append("lambda:CreateFunction")
+        if module.check_mode:
+            return {}, after, None
+        with_role_retry(lam.create_function, FunctionName=name, Code={"ZipFile": archive}, PackageType="Zip",
+                        Publish=False, Environment={"Variables": env}, Tags=tags, **wanted_config)
+        return {}, after, checked_ready(lam, name, params["wait_timeout"])
+
+    conf = found["Configuration"]
+    current_tags = found.get("Tags") or {}
+    before = function_view(conf, current_tags)
+    config_changes = {field: value for field, value in wanted_config.items() if conf.get(field) != value}
+    if before["environment_variables"] != env:
+        config_changes["Environment"] = {"Variables": env}
+    code_changed = conf.get("CodeSha256") != sha
+    wanted_tags, purge = desired_tags(params, current_tags)
+    to_set, to_unset, after_tags = apply_tags(current_tags, wanted_tags, purge)
+    after = function_view(dict(conf, **dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha)),
+                          after_tags)
+    if config_changes:
+        ops.append("lambda:UpdateFunctionConfiguration")
+    if code_changed:
+        ops.append("lambda:UpdateFunctionCode")
+    if to_set:
+        ops.append("lambda:TagResource")
+    if to_unset:
+        ops.append("lambda:UntagResource")
+    if module.check_mode:
+        return before, after, conf
+    arn = unqualified(conf["FunctionArn"])
+    if config_changes:
+        if busy(conf):
+            conf = checked_ready(lam, name, params["wait_timeout"])
+        with_role_retry(lam.update_function_configuration, FunctionName=name, **config_changes)
+        conf = checked_ready(lam, name, params["wait_timeout"])
+    if code_changed:
+        if busy(conf):
+            conf = checked_ready(lam, name, params["wait_timeout"])
+        lam.update_function_code(aws_retry=True, FunctionName=name, ZipFile=archive, Publish=False)
+        conf = checked_ready(lam, name, params["wait_timeout"])
+    if to_set:
+        lam.tag_resource(aws_retry=True, Resource=arn, Tags=to_set)
+    if to_unset:
+        lam.untag_resource(aws_retry=True, Resource=arn, TagKeys=to_unset)
+    return before, after, conf
+
+
+def run_present(module, lam, logs, params, archive, package):
+    name = params["name"]
+    group_name = "/aws/lambda/" + name
+    sha = package["sha256"]
+    partition, account = _ROLE_ARN.match(params["role"]).groups()
+    # The function runs in its role's account (Lambda refuses a role of another account).
+    arn_if_created = "arn:%s:logs:%s:%s:log-group:%s" % (partition, lam.meta.region_name, account, group_name)
+    ops = []
+    # The log group first, so Lambda never creates it without retention and tags.
+    group_before, group_after, group_arn_value = ensure_log_group(module, logs, params, group_name, arn_if_created,
+                                                                  ops)
+    fn_before, fn_after, conf = ensure_function(module, lam, params, archive, sha, ops)
+    result = {
+        "changed": bool(ops), "operations": ops, "function_name": name,
+        "function_arn": unqualified(conf["FunctionArn"]) if conf else None,
+        "code_sha256": conf.get("CodeSha256") if conf and not module.check_mode else sha,
+        "code_uploaded": "lambda:CreateFunction" in ops or "lambda:UpdateFunctionCode" in ops,
+        "state": conf.get("State") if conf else None,
+        "last_update_status": conf.get("LastUpdateStatus") if conf else None,
+        "log_group_name": group_name, "log_group_arn": group_arn_value,
+        "log_retention_days": group_after["retention_days"], "log_group_tags": group_after["tags"],
+        "package": package,
+    }
+    for key in ("runtime", "handler", "role", "description", "memory_size", "timeout", "environment_variables",
+                "tags"):
+        result[key] = fn_after[key]
+    if conf and not module.check_mode:
+        # What Lambda reports after the changes, not what was asked for.
+        final = function_view(conf, fn_after["tags"])
+        for key in ("runtime", "handler", "role", "description", "memory_size", "timeout", "environment_variables"):
+            result[key] = final[key]
+    if module._diff:
+        result["diff"] = {"before": {"function": fn_before, "log_group": group_before},
+                          "after": {"function": fn_after, "log_group": group_after}}
+    return result
+
+
+# --- absent ---------------------------------------------------------------------------------------------------
+
+def run_absent(module, lam, logs, params):
+    name = params["name"]
+    group_name = "/aws/lambda/" + name
+    [(owner_key, owner_value)] = params["owner_tag"].items()
+    ownership = "no tag %s=%s" % (owner_key, owner_value)
+    ops, deleted, not_owned = [], [], []
+    before, after = {}, {}
+
+    found = get_function(lam, name)
+    if found is not None:
+        conf = found["Configuration"]
+        tags = found.get("Tags") or {}
+        before["function"] = function_view(conf, tags)
+        if tags.get(owner_key) == owner_value:
+            if not module.check_mode:
+                try:
+                    lam.delete_function(aws_retry=True, FunctionName=name)
+                except is_boto3_error_code("ResourceNotFoundException"):
+                    pass  # deleted meanwhile: the goal holds
+            ops.append("lambda:DeleteFunction")
+            deleted.append("function %s" % name)
+        else:
+            not_owned.append("function %s (%s)" % (name, ownership))
+            after["function"] = before["function"]
+        # The log group lives in the function's partition, region and account: its ARN needs no extra read.
+        parts = conf["FunctionArn"].split(":")
+        arn = "arn:%s:logs:%s:%s:log-group:%s" % (parts[1], parts[3], parts[4], group_name)
+        tags = log_group_tags(logs, arn)
+        if not tags:
+            # Not found, or found without tags (some endpoints answer {} for a missing group): tell them apart.
+            group = describe_log_group(logs, group_name)
+            tags = None if group is None else (tags or {})
+    else:
+        group = describe_log_group(logs, group_name)
+        arn = group_arn(group) if group else None
+        tags = log_group_tags(logs, arn) if group else None
+
+    if tags is not None:
+        before["log_group"] = {"log_group_name": group_name, "tags": tags}
+        if tags.get(owner_key) == owner_value:
+            if not module.check_mode:
+                try:
+                    logs.delete_log_group(aws_retry=True, logGroupName=group_name)
+                except is_boto3_error_code("ResourceNotFoundException"):
+                    pass
+            ops.append("logs:DeleteLogGroup")
+            deleted.append("log group %s" % group_name)
+        else:
+            not_owned.append("log group %s (%s)" % (group_name, ownership))
+            after["log_group"] = before["log_group"]
+
+    result = {"changed": bool(ops), "operations": ops, "deleted": deleted, "not_owned": not_owned,
+              "function_name": name, "function_arn": None, "log_group_name": group_name,
+              "log_group_arn": arn if "log_group" in after else None}
+    if "function" in after:
+        result["function_arn"] = unqualified(found["Configuration"]["FunctionArn"])
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    return result
+
+
+# --- main -----------------------------------------------------------------------------------------------------
+
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True, aliases=["function_name"]),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    src=dict(type="path"),
+    exclude=dict(type="list", elements="str", default=[]),
+    handler=dict(type="str"),
+    runtime=dict(type="str"),
+    role=dict(type="str"),
+    description=dict(type="str", default=""),
+    memory_size=dict(type="int", default=128),
+    timeout=dict(type="int", default=3),
+    environment_variables=dict(type="dict", default={}),
+    tags=dict(type="dict"),
+    purge_tags=dict(type="bool", default=True),
+    owner_tag=dict(type="dict", default={MANAGED_BY_TAG: COLLECTION}),
+    log_retention_days=dict(type="int"),
+    package_path=dict(type="path"),
+    role_wait_timeout=dict(type="int", default=120),
+    wait_timeout=dict(type="int", default=300),
+)
+
+
+def build_package(module):
+    """Validate and build the archive (no AWS call); write package_path when given. Fails naming the option."""
+    params = module.params
+    try:
+        archive, names = build_archive(params["src"], params["exclude"], params["handler"], params["runtime"])
+    except PackageError as exc:
+        module.fail_json(msg=str(exc))
+    except OSError as exc:
+        module.fail_json(msg="src: cannot read %s: %s" % (params["src"], exc))
+    package = {"path": params["package_path"], "sha256": code_sha256(archive), "size": len(archive), "files": names}
+    if params["package_path"]:
+        # A build artifact, not a managed resource: written in check mode too and never a change.
+        try:
+            write_if_changed(params["package_path"], archive)
+        except OSError as exc:
+            module.fail_json(msg="package_path: cannot write %s: %s" % (params["package_path"], exc))
+    return archive, package
+
+
+def main():
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    problems = validate(params)
+    if problems:
+        module.fail_json(msg="; ".join(problems))
+    archive = package = None
+    if params["state"] == "present":
+        archive, package = build_package(module)
+    lam = module.client("lambda", retry_decorator=aws_retry())
+    logs = module.client("logs", retry_decorator=aws_retry())
+    try:
+        if params["state"] == "present":
+            result = run_present(module, lam, logs, params, archive, package)
+        else:
+            result = run_absent(module, lam, logs, params)
+    except (FunctionError, WaitTimeout) as exc:
+        module.fail_json(msg=str(exc))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        module.fail_json_aws(exc, msg="failed to manage function %s and its log group" % params["name"])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
