@@ -129,3 +129,29 @@ def test_walkthrough_managed_policies_are_opt_in_and_opt_out(run_playbook, aws):
     opt_out, _facts, failures = play(run_playbook, BASE)
     assert opt_out["failures"] == 0 and opt_out["changed"] == 1, failures
     assert attached(iam) == []
+
+
+def test_call_budget_one_module_call_per_state(run_playbook, sandbox):
+    """Counted by the sandbox (never timed): cold setup <= 3 calls, re-run <= 3 reads and no write, teardown <= 4."""
+    sandbox.reset_stats()
+    checked, _facts, failures = play(run_playbook, BASE, "--check", "--diff")
+    assert checked["failures"] == 0 and checked["changed"] == 1, failures
+    assert sandbox.stats()["calls"] == {"iam:GetRole": 1}
+
+    sandbox.reset_stats()
+    cold, _facts, failures = play(run_playbook, BASE)
+    assert cold["failures"] == 0 and cold["changed"] == 1, failures
+    stats = sandbox.stats()
+    assert stats["calls"] == {"iam:GetRole": 1, "iam:CreateRole": 1, "iam:PutRolePolicy": 1}, stats
+
+    sandbox.reset_stats()
+    rerun, _facts, failures = play(run_playbook, BASE)
+    assert rerun["failures"] == 0 and rerun["changed"] == 0, failures
+    stats = sandbox.stats()
+    assert stats["writes"] == 0 and stats["total"] <= 3, stats
+
+    sandbox.reset_stats()
+    gone, _facts, failures = play(run_playbook, {**BASE, "execution_role_state": "absent"})
+    assert gone["failures"] == 0 and gone["changed"] == 1, failures
+    stats = sandbox.stats()
+    assert stats["total"] <= 4 and stats["calls"].get("iam:DeleteRole") == 1, stats
