@@ -129,3 +129,64 @@ def test_bad_input_fails_before_any_change(run_playbook, aws, sandbox):
                                                      "table_stream_view_type": "ALL"})
     assert bad_view["failures"] == 1 and "table_stream_view_type" in failures[-1], failures
     assert sandbox.stats()["writes"] == 0
+
+
+def dynamodb_calls(stats):
+    """The role's calls from sandbox stats (the playbook makes no other AWS call)."""
+    return {k: v for k, v in stats["calls"].items() if k.startswith(("dynamodb:", "streams.dynamodb:"))}
+
+
+def test_api_call_budget_cold_rerun_view_change_teardown(run_playbook, aws, sandbox):
+    ev = {"table_stream_table_name": "users_post", "table_stream_create_table": True}
+    sandbox.reset_stats()
+    first, facts, failures = play(run_playbook, ev)
+    cold = sandbox.stats()
+    assert first["failures"] == 0 and first["changed"] == 1, failures
+    # DescribeTable (missing), CreateTable with stream and tags, at most one DescribeTable until ACTIVE.
+    assert cold["total"] <= 3 and cold["write_calls"] == {"dynamodb:CreateTable": 1}, cold
+    assert cold["total"] == sum(dynamodb_calls(cold).values()), cold
+
+    sandbox.reset_stats()
+    second, facts2, _failures = play(run_playbook, ev)
+    rerun = sandbox.stats()
+    assert second["changed"] == 0 and facts2 == facts, second
+    assert rerun["writes"] == 0 and rerun["total"] <= 2, rerun
+
+    # A view type change still works: disable, wait, enable, a new ARN published.
+    changed, facts3, failures = play(run_playbook, {**ev, "table_stream_view_type": "KEYS_ONLY"})
+    assert changed["failures"] == 0 and changed["changed"] == 1, failures
+    t = table(aws)
+    assert t["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    assert facts3["table_stream_stream_arn"] == t["LatestStreamArn"] != facts["table_stream_stream_arn"]
+    assert facts3["table_stream_key_schema"] == facts["table_stream_key_schema"]
+
+    sandbox.reset_stats()
+    gone, _facts, failures = play(run_playbook, {**ev, "table_stream_state": "absent"})
+    teardown = sandbox.stats()
+    assert gone["failures"] == 0 and gone["changed"] == 1, failures
+    assert teardown["total"] <= 3 and teardown["write_calls"] == {"dynamodb:DeleteTable": 1}, teardown
+    assert table(aws) is None
+
+
+def test_check_mode_on_existing_table_publishes_placeholder_only_for_a_new_stream(run_playbook, aws, sandbox):
+    aws("dynamodb").create_table(TableName="events", BillingMode="PAY_PER_REQUEST",
+                                 AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    arn = table(aws, "events")["TableArn"]
+    ev = {"table_stream_table_name": "events"}
+    sandbox.reset_stats()
+    checked, facts, failures = play(run_playbook, ev, "--check")
+    assert checked["failures"] == 0 and checked["changed"] == 1, failures
+    assert sandbox.stats()["writes"] == 0
+    assert facts["table_stream_table_arn"] == arn
+    assert facts["table_stream_stream_arn"] == arn + "/stream/check-mode-placeholder"
+    assert facts["table_stream_key_schema"] == [{"attribute_name": "id", "key_type": "HASH", "attribute_type": "S"}]
+    assert "StreamSpecification" not in table(aws, "events")
+
+    enabled, facts, failures = play(run_playbook, ev)
+    assert enabled["failures"] == 0 and enabled["changed"] == 1, failures
+    # A view type change in check mode: the new stream's ARN is not knowable, so a placeholder again.
+    changing, cfacts, failures = play(run_playbook, {**ev, "table_stream_view_type": "NEW_IMAGE"}, "--check")
+    assert changing["failures"] == 0 and changing["changed"] == 1, failures
+    assert cfacts["table_stream_stream_arn"] == arn + "/stream/check-mode-placeholder"
+    assert table(aws, "events")["LatestStreamArn"] == facts["table_stream_stream_arn"]

@@ -113,3 +113,186 @@ def test_documentation_matches_argument_spec(name):
     assert used
     for args in used:
         assert set(args) <= set(doc["options"]), set(args) - set(doc["options"])
+
+
+# --- create_table, replace_unowned_stream, delete_table (1.1.0) --------------------------------------------------
+
+@pytest.mark.parametrize("create, option", [
+    ({}, "hash_key"),
+    ({"hash_key": {"type": "S"}}, "name"),
+    ({"hash_key": {"name": "id", "type": "X"}}, "type"),
+    ({"hash_key": {"name": "id"}, "range_key": {"name": "id"}}, "create_table.range_key.name"),
+    ({"hash_key": {"name": "id"}, "range_key": {"type": "S"}}, "name"),
+    ({"hash_key": {"name": "id"}, "tags": {"k" * 129: "v"}}, "create_table.tags"),
+    ({"hash_key": {"name": "id"}, "tags": {"k": "v" * 257}}, "create_table.tags"),
+])
+def test_bad_create_table_is_rejected_before_any_client(monkeypatch, create, option):
+    result = run_main(dynamodb_stream, monkeypatch, table_name="users_post", create_table=create)
+    assert result["failed"] is True
+    assert option in result["msg"], result["msg"]
+
+
+@pytest.mark.parametrize("args, option", [
+    ({"replace_unowned_stream": "sometimes"}, "replace_unowned_stream"),
+    ({"delete_table": "maybe"}, "delete_table"),
+])
+def test_bad_new_booleans_are_rejected(monkeypatch, args, option):
+    result = run_main(dynamodb_stream, monkeypatch, table_name="users_post", **args)
+    assert result["failed"] is True and option in result["msg"], result["msg"]
+
+
+def params(**overrides):
+    base = {"table_name": "users_post", "state": "present", "view_type": "NEW_IMAGE", "mark_owner": True,
+            "create_table": {"hash_key": {"name": "user_id", "type": "S"}, "range_key": {"name": "post_id", "type": "N"},
+                             "tags": {"team": "data", "streamops:managed-by": "me"}},
+            "replace_unowned_stream": True, "delete_table": False, "wait": True, "wait_timeout": 30}
+    base.update(overrides)
+    return base
+
+
+def test_creation_request_is_one_call_with_stream_and_ownership_tags():
+    request = dynamodb_stream.creation_request(params())
+    assert request["TableName"] == "users_post" and request["BillingMode"] == "PAY_PER_REQUEST"
+    assert request["KeySchema"] == [{"AttributeName": "user_id", "KeyType": "HASH"},
+                                    {"AttributeName": "post_id", "KeyType": "RANGE"}]
+    assert request["AttributeDefinitions"] == [{"AttributeName": "user_id", "AttributeType": "S"},
+                                               {"AttributeName": "post_id", "AttributeType": "N"}]
+    assert request["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert {t["Key"]: t["Value"] for t in request["Tags"]} == {
+        "team": "data", "streamops:managed-by": "streamops.dynamodb_lambda",
+        "streamops:table-created-by": "streamops.dynamodb_lambda",
+        "streamops:stream-enabled-by": "streamops.dynamodb_lambda"}
+    plain = dynamodb_stream.creation_request(params(mark_owner=False, create_table={"hash_key": {"name": "id"}}))
+    assert plain["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert plain["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert "streamops:stream-enabled-by" not in {t["Key"] for t in plain["Tags"]}
+
+
+@pytest.mark.parametrize("enabled, view, owned, allow, refused", [
+    (True, "KEYS_ONLY", False, False, True),    # someone else's stream, another view type
+    (True, "KEYS_ONLY", False, True, False),    # allowed explicitly
+    (True, "KEYS_ONLY", True, False, False),    # ours
+    (True, "NEW_IMAGE", False, False, False),   # same view type: nothing to replace
+    (False, None, False, False, False),         # no stream: enabling replaces nothing
+])
+def test_unowned_replacement_error(enabled, view, owned, allow, refused):
+    message = dynamodb_stream.unowned_replacement_error(facts(enabled, view), owned,
+                                                        params(replace_unowned_stream=allow))
+    assert bool(message) is refused
+    if refused:
+        assert message.startswith("view_type:") and "replace_unowned_stream" in message
+    assert dynamodb_stream.unowned_replacement_error(facts(enabled, view), owned,
+                                                     params(replace_unowned_stream=allow, state="absent")) is None
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeModule:
+    check_mode = False
+    _diff = False
+
+    def __init__(self):
+        self.warnings = []
+
+    def fail_json(self, **kwargs):
+        raise Failed(kwargs)
+
+    def warn(self, message):
+        self.warnings.append(message)
+
+
+class FakeDynamoDB:
+    """Answers like AWS: CreateTable says CREATING, DeleteTable says DELETING; the next read(s) settle."""
+
+    ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/users_post"
+
+    def __init__(self, table=None, tags=None, reads_until_settled=1):
+        self.table, self.tags, self.calls = table, dict(tags or {}), []
+        self.pending = 0
+        self.reads_until_settled = reads_until_settled
+        self.deleting = False
+
+    def _not_found(self):
+        import botocore.exceptions
+        return botocore.exceptions.ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "x"}},
+                                               "DescribeTable")
+
+    def describe_table(self, aws_retry, TableName):
+        self.calls.append("DescribeTable")
+        if self.table is None:
+            raise self._not_found()
+        if self.pending:
+            self.pending -= 1
+        elif self.deleting:
+            self.table, self.deleting = None, False
+            raise self._not_found()
+        else:
+            self.table["TableStatus"] = "ACTIVE"
+        return {"Table": dict(self.table)}
+
+    def create_table(self, aws_retry, **request):
+        self.calls.append("CreateTable")
+        self.table = {"TableName": request["TableName"], "TableArn": self.ARN, "TableStatus": "CREATING",
+                      "KeySchema": request["KeySchema"], "AttributeDefinitions": request["AttributeDefinitions"],
+                      "StreamSpecification": request["StreamSpecification"],
+                      "LatestStreamArn": self.ARN + "/stream/1", "LatestStreamLabel": "1"}
+        self.tags = {t["Key"]: t["Value"] for t in request["Tags"]}
+        self.pending = self.reads_until_settled
+        return {"TableDescription": dict(self.table)}
+
+    def delete_table(self, aws_retry, TableName):
+        self.calls.append("DeleteTable")
+        self.table["TableStatus"] = "DELETING"
+        self.deleting = True
+        self.pending = self.reads_until_settled
+        return {"TableDescription": dict(self.table)}
+
+    def list_tags_of_resource(self, aws_retry, ResourceArn):
+        self.calls.append("ListTagsOfResource")
+        return {"Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()]}
+
+
+class FakeStreams:
+    def __init__(self):
+        self.calls = []
+
+    def describe_stream(self, aws_retry, StreamArn):
+        self.calls.append("DescribeStream")
+        return {"StreamDescription": {"StreamArn": StreamArn, "StreamStatus": "ENABLED"}}
+
+
+def test_create_waits_for_active_then_for_the_stream_when_aws_answers_creating():
+    client, streams = FakeDynamoDB(), FakeStreams()
+    result = dynamodb_stream.ensure(FakeModule(), client, streams, params())
+    assert client.calls == ["DescribeTable", "CreateTable", "DescribeTable", "DescribeTable"]
+    assert streams.calls == ["DescribeStream"]
+    assert result["created"] is True and result["stream_arn"] == FakeDynamoDB.ARN + "/stream/1"
+    assert result["key_schema"][1] == {"attribute_name": "post_id", "key_type": "RANGE", "attribute_type": "N"}
+
+
+def test_delete_waits_until_the_table_is_gone_when_aws_answers_deleting():
+    client = FakeDynamoDB()
+    dynamodb_stream.ensure(FakeModule(), client, FakeStreams(), params())
+    client.calls.clear()
+    result = dynamodb_stream.ensure(FakeModule(), client, FakeStreams(),
+                                    params(state="absent", delete_table=True))
+    assert result["deleted"] is True and client.table is None
+    assert client.calls == ["DescribeTable", "ListTagsOfResource", "DeleteTable", "DescribeTable", "DescribeTable"]
+
+
+def test_create_waits_out_a_deleting_table_first():
+    client = FakeDynamoDB(table={"TableName": "users_post", "TableArn": FakeDynamoDB.ARN, "TableStatus": "DELETING"})
+    client.deleting, client.pending = True, 1
+    result = dynamodb_stream.ensure(FakeModule(), client, FakeStreams(), params())
+    assert result["created"] is True
+    assert client.calls[:3] == ["DescribeTable", "DescribeTable", "CreateTable"]
+
+
+def test_missing_table_without_create_table_fails_before_any_write():
+    client = FakeDynamoDB()
+    with pytest.raises(Failed) as failed:
+        dynamodb_stream.ensure(FakeModule(), client, FakeStreams(), params(create_table=None))
+    assert failed.value.args[0]["reason"] == "table_missing" and "create_table" in failed.value.args[0]["msg"]
+    assert client.calls == ["DescribeTable"]
