@@ -26,9 +26,9 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[3]
 HANDLER = ROOT / "files" / "lambda" / "stream_handler" / "handler.py"
 HOST = "users_post"
-ROUND_1 = ["execution_role : Scope the inline policy", "stream_function : Deploy function",
+ROUND_1 = ["execution_role : IAM role", "stream_function : Deploy function",
            "stream_trigger : Event source mapping"]
-ROUND_2 = ["execution_role : Scope the inline policy", "stream_trigger : Event source mapping",
+ROUND_2 = ["execution_role : IAM role", "stream_trigger : Event source mapping",
            "table_stream : Enable the stream"]
 
 
