@@ -303,9 +303,9 @@ def validate_create_table(definition):
         if key.get("type", "S") not in KEY_TYPES:
             errors.append("create_table.%s.type must be one of %s, got %r"
                           % (option, ", ".join(KEY_TYPES), key.get("type")))
-    if len(keys) == 2 and all(isinstance(k, dict) for _o, k in keys) and keys[0][1].get("name") == keys[1][1].get("name"):
-        errors.append("create_table.range_key.name must differ from create_table.hash_key.name (%r)"
-                      % keys[0][1].get("name"))
+    names = [key.get("name") for _option, key in keys if isinstance(key, dict)]
+    if len(names) == 2 and names[0] == names[1]:
+        errors.append("create_table.range_key.name must differ from create_table.hash_key.name (%r)" % names[0])
     for key, value in (definition.get("tags") or {}).items():
         if not 1 <= len(str(key)) <= MAX_TAG_KEY:
             errors.append("create_table.tags: key %r must be 1-%d characters" % (key, MAX_TAG_KEY))
