@@ -20,14 +20,17 @@ TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal":
 
 
 def play(run_playbook, extra_vars, *args, env=None):
-    """Run the playbook with the json callback; return (stats for localhost, reported facts, failure messages)."""
+    """Run the playbook with the json callback.
+
+    Returns (stats for localhost, reported facts, failure messages, the stream_function module's result): the role
+    does the function and its log group in one module call, whose result says what it did (operations)."""
     proc = run_playbook(PLAYBOOK, extra_vars, *args,
                         env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", **(env or {})})
     try:
         out = json.loads(proc.stdout)
     except json.JSONDecodeError:
         raise AssertionError(f"no JSON from ansible-playbook (rc={proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    facts, failures = None, []
+    facts, failures, module = None, [], None
     for p in out["plays"]:
         for task in p["tasks"]:
             result = task["hosts"].get("localhost", {})
@@ -35,9 +38,11 @@ def play(run_playbook, extra_vars, *args, env=None):
                 failures.append(result.get("msg", ""))
             if task["task"]["name"] == "Report the published facts":
                 facts = result.get("msg")
+            if "operations" in result:
+                module = result
     stats = out["stats"].get("localhost", {})
     stats["duration"] = proc.duration
-    return stats, facts, failures
+    return stats, facts, failures, module
 
 
 @pytest.fixture
@@ -69,13 +74,16 @@ def log_group(aws, name="/aws/lambda/fn"):
 def test_deploy_idempotent_update_and_absent(run_playbook, aws, role_arn, cache, tmp_path):
     ev = {"stream_function_name": "fn", "stream_function_role_arn": role_arn,
           "stream_function_environment": {"STREAMOPS_POISON_ATTRIBUTE": "poison"}}
-    checked, facts, failures = play(run_playbook, ev, "--check", env=cache)
-    assert checked["failures"] == 0 and checked["changed"] == 2, failures  # log group, function
+    checked, facts, failures, module = play(run_playbook, ev, "--check", env=cache)
+    # One task does both: the log group (first) and the function.
+    assert checked["failures"] == 0 and checked["changed"] == 1, failures
+    assert module["operations"] == ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "lambda:CreateFunction"]
     assert function(aws) is None and log_group(aws) is None
     assert facts["stream_function_arn"].endswith(":function:fn")
 
-    first, facts, failures = play(run_playbook, ev, env=cache)
-    assert first["failures"] == 0 and first["changed"] == 2, failures
+    first, facts, failures, module = play(run_playbook, ev, env=cache)
+    assert first["failures"] == 0 and first["changed"] == 1, failures
+    assert module["operations"] == ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "lambda:CreateFunction"]
     fn = function(aws)
     config = fn["Configuration"]
     assert facts["stream_function_arn"] == config["FunctionArn"]
@@ -92,23 +100,27 @@ def test_deploy_idempotent_update_and_absent(run_playbook, aws, role_arn, cache,
     group = log_group(aws)
     assert group["retentionInDays"] == 7 and group["tags"] == {"streamops:managed-by": OWNER}
 
-    second, facts2, _failures = play(run_playbook, ev, env=cache)
+    second, facts2, _failures, module = play(run_playbook, ev, env=cache)
+    assert module["operations"] == []
     assert second["changed"] == 0 and second["failures"] == 0, second
     assert facts2 == facts
 
     # A configuration change is applied in place; the code (same bytes) is not uploaded again.
-    updated, _facts, failures = play(run_playbook, {**ev, "stream_function_memory": 256,
-                                                    "stream_function_log_retention_days": 14}, env=cache)
-    assert updated["failures"] == 0 and updated["changed"] == 2, failures
+    updated, _facts, failures, module = play(run_playbook, {**ev, "stream_function_memory": 256,
+                                                            "stream_function_log_retention_days": 14}, env=cache)
+    assert updated["failures"] == 0 and updated["changed"] == 1, failures
+    assert module["operations"] == ["logs:PutRetentionPolicy", "lambda:UpdateFunctionConfiguration"]
+    assert module["code_uploaded"] is False
     assert function(aws)["Configuration"]["MemorySize"] == 256
     assert function(aws)["Configuration"]["CodeSha256"] == config["CodeSha256"]
     assert log_group(aws)["retentionInDays"] == 14
 
-    gone, facts, failures = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
-    assert gone["failures"] == 0 and gone["changed"] == 2, failures
+    gone, facts, failures, module = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    assert gone["failures"] == 0 and gone["changed"] == 1, failures
+    assert module["operations"] == ["lambda:DeleteFunction", "logs:DeleteLogGroup"]
     assert function(aws) is None and log_group(aws) is None
     assert facts["stream_function_arn"] is None
-    again, _facts, failures = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    again, _facts, failures, _module = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
     assert again["failures"] == 0 and again["changed"] == 0, failures
 
 
@@ -117,12 +129,13 @@ def test_changed_source_uploads_new_code(run_playbook, aws, role_arn, cache, tmp
     src.mkdir()
     (src / "handler.py").write_text("def lambda_handler(event, context):\n    return 1\n")
     ev = {"stream_function_name": "fn", "stream_function_role_arn": role_arn, "stream_function_source": str(src)}
-    first, _facts, failures = play(run_playbook, ev, env=cache)
+    first, _facts, failures, _module = play(run_playbook, ev, env=cache)
     assert first["failures"] == 0, failures
     sha = function(aws)["Configuration"]["CodeSha256"]
     (src / "handler.py").write_text("def lambda_handler(event, context):\n    return 2\n")
-    second, _facts, failures = play(run_playbook, ev, env=cache)
+    second, _facts, failures, module = play(run_playbook, ev, env=cache)
     assert second["failures"] == 0 and second["changed"] == 1, failures
+    assert module["operations"] == ["lambda:UpdateFunctionCode"]
     assert function(aws)["Configuration"]["CodeSha256"] != sha
 
 
@@ -146,12 +159,12 @@ def test_rides_out_iam_propagation(run_playbook, aws, sandbox, cache):
     toucher = threading.Thread(target=keep_changing_role, daemon=True)
     toucher.start()
     try:
-        done, _facts, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": arn},
-                                      env=cache)
+        done, _facts, failures, _module = play(run_playbook, {"stream_function_name": "fn",
+                                                              "stream_function_role_arn": arn}, env=cache)
     finally:
         stop.set()
         toucher.join(timeout=10)
-    assert done["failures"] == 0 and done["changed"] == 2, failures
+    assert done["failures"] == 0 and done["changed"] == 1, failures
     assert function(aws)["Configuration"]["State"] == "Active"
     assert sandbox.stats()["calls"]["lambda:CreateFunction"] >= 2  # refused at least once, then created
 
@@ -164,9 +177,12 @@ def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_
                                   Handler="handler.lambda_handler", Code={"ZipFile": buffer.getvalue()})
     aws("logs").create_log_group(logGroupName="/aws/lambda/fn")
     aws("logs").create_log_group(logGroupName="/aws/lambda/fn-other", tags={"streamops:managed-by": OWNER})
-    gone, _facts, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_state": "absent"},
-                                  env=cache)
+    gone, _facts, failures, module = play(run_playbook, {"stream_function_name": "fn",
+                                                         "stream_function_state": "absent"}, env=cache)
     assert gone["failures"] == 0 and gone["changed"] == 0, failures
+    assert module["not_owned"] == [
+        "function fn (no tag streamops:managed-by=streamops.dynamodb_lambda)",
+        "log group /aws/lambda/fn (no tag streamops:managed-by=streamops.dynamodb_lambda)"], module
     assert function(aws) is not None and log_group(aws) is not None
     assert log_group(aws, "/aws/lambda/fn-other") is not None
 
@@ -177,10 +193,52 @@ def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_
     ({"stream_function_runtime": "nodejs20.x"}, "stream_function_handler"),
     ({"stream_function_role_arn": "fn-role"}, "stream_function_role_arn"),
     ({"stream_function_memory": 64}, "stream_function_memory"),
+    ({"stream_function_timeout": 0}, "stream_function_timeout"),
+    ({"stream_function_role_arn": None}, "stream_function_role_arn"),
+    ({"stream_function_name": "bad name"}, "stream_function_name"),
+    ({"stream_function_environment": {"AWS_REGION": "x"}}, "stream_function_environment"),
 ])
 def test_bad_input_fails_before_any_aws_change(run_playbook, aws, sandbox, role_arn, cache, extra, variable):
     sandbox.reset_stats()
-    bad, _facts, failures = play(run_playbook, {"stream_function_name": "fn", "stream_function_role_arn": role_arn,
-                                                **extra}, env=cache)
+    bad, _facts, failures, _module = play(run_playbook, {"stream_function_name": "fn",
+                                                         "stream_function_role_arn": role_arn, **extra}, env=cache)
     assert bad["failures"] == 1 and failures and variable in failures[-1], failures
+    # The module names the option at fault; the role reports it as the variable the user set.
+    assert failures[-1].startswith(variable + ":"), failures
     assert sandbox.stats()["total"] == 0
+
+
+def test_call_budget_cold_rerun_teardown(run_playbook, aws, sandbox, role_arn, cache):
+    """The role's AWS calls (IAM aside: the fixture's role): cold setup <= 6, re-run <= 3 reads and no write,
+    teardown <= 4, second teardown no write."""
+    def lambda_and_logs():
+        stats = sandbox.stats()
+        calls = {k: v for k, v in stats["calls"].items() if not k.startswith("iam:")}
+        writes = {k: v for k, v in stats["write_calls"].items() if not k.startswith("iam:")}
+        sandbox.reset_stats()
+        return calls, writes
+
+    ev = {"stream_function_name": "fn", "stream_function_role_arn": role_arn}
+    sandbox.reset_stats()
+    cold, _facts, failures, _module = play(run_playbook, ev, env=cache)
+    assert cold["failures"] == 0, failures
+    calls, writes = lambda_and_logs()
+    assert calls == {"logs:DescribeLogGroups": 1, "logs:CreateLogGroup": 1, "logs:PutRetentionPolicy": 1,
+                     "lambda:GetFunction": 1, "lambda:CreateFunction": 1, "lambda:GetFunctionConfiguration": 1}, calls
+    assert sum(calls.values()) <= 6
+
+    rerun, _facts, failures, _module = play(run_playbook, ev, env=cache)
+    assert rerun["failures"] == 0 and rerun["changed"] == 0, failures
+    calls, writes = lambda_and_logs()
+    assert writes == {} and sum(calls.values()) <= 3, calls
+
+    down, _facts, failures, _module = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    assert down["failures"] == 0 and down["changed"] == 1, failures
+    calls, writes = lambda_and_logs()
+    assert calls == {"lambda:GetFunction": 1, "lambda:DeleteFunction": 1, "logs:ListTagsForResource": 1,
+                     "logs:DeleteLogGroup": 1}, calls
+
+    again, _facts, failures, _module = play(run_playbook, {**ev, "stream_function_state": "absent"}, env=cache)
+    assert again["failures"] == 0 and again["changed"] == 0, failures
+    calls, writes = lambda_and_logs()
+    assert writes == {} and sum(calls.values()) <= 4, calls
