@@ -88,8 +88,9 @@ options:
     default: true
   owner_tag:
     description:
-      - One tag, C({key: value}), that marks what this collection created. Added to the function and the log group
-        with O(state=present); with O(state=absent) only a function or log group that carries it is deleted.
+      - One tag (a dict with exactly one key) that marks what this collection created. Added to the function and
+        the log group with O(state=present); with O(state=absent) only a function or log group that carries it is
+        deleted.
     type: dict
     default: {"streamops:managed-by": "streamops.dynamodb_lambda"}
   log_retention_days:

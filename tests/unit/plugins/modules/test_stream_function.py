@@ -1,0 +1,174 @@
+"""stream_function: every bad input is rejected before any AWS call, naming the option; the pure helpers.
+No network: building an AWS client fails the test."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+import yaml
+
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import package as pkg
+from ansible_collections.streamops.dynamodb_lambda.plugins.modules import stream_function as sf
+
+ROLE = "arn:aws:iam::123456789012:role/fn-role"
+OWNER = {"streamops:managed-by": "streamops.dynamodb_lambda"}
+
+
+@pytest.fixture
+def src(tmp_path):
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "handler.py").write_text("def lambda_handler(event, context):\n    return event\n")
+    return root
+
+
+def run_main(monkeypatch, **args):
+    """Run stream_function.main() with *args*; any attempt to build an AWS client fails the test."""
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+    def no_client(*_a, **_k):
+        raise AssertionError("the module built an AWS client before rejecting its input")
+
+    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
+    out = io.StringIO()
+    with patch_module_args(dict(args, region="us-east-1")), contextlib.redirect_stdout(out):
+        with pytest.raises(SystemExit):
+            sf.main()
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def base(src):
+    return {"name": "fn", "src": str(src), "handler": "handler.lambda_handler", "runtime": "python3.12", "role": ROLE}
+
+
+@pytest.mark.parametrize("args, option", [
+    ({"name": "bad name"}, "name"),
+    ({"name": "x" * 65}, "name"),
+    ({"name": ""}, "name"),
+    ({"role": "fn-role"}, "role"),
+    ({"role": "arn:aws:iam::123456789012:user/someone"}, "role"),
+    ({"role": None}, "role"),
+    ({"src": None}, "src"),
+    ({"handler": None}, "handler"),
+    ({"runtime": None}, "runtime"),
+    ({"description": "x" * 257}, "description"),
+    ({"memory_size": 127}, "memory_size"),
+    ({"memory_size": 10241}, "memory_size"),
+    ({"timeout": 0}, "timeout"),
+    ({"timeout": 901}, "timeout"),
+    ({"environment_variables": {"AWS_REGION": "x"}}, "environment_variables"),
+    ({"environment_variables": {"AWS_LAMBDA_FUNCTION_NAME": "x"}}, "environment_variables"),
+    ({"environment_variables": {"1BAD": "x"}}, "environment_variables"),
+    ({"environment_variables": {"OK": {"nested": 1}}}, "environment_variables"),
+    ({"tags": {"aws:owner": "x"}}, "tags"),
+    ({"owner_tag": {}}, "owner_tag"),
+    ({"owner_tag": {"a": "1", "b": "2"}}, "owner_tag"),
+    ({"owner_tag": {"a": ""}}, "owner_tag"),
+    ({"log_retention_days": 2}, "log_retention_days"),
+    ({"log_retention_days": 0}, "log_retention_days"),
+    ({"role_wait_timeout": -1}, "role_wait_timeout"),
+    ({"wait_timeout": 0}, "wait_timeout"),
+    ({"wait_timeout": 3601}, "wait_timeout"),
+    ({"state": "gone"}, "state"),
+    ({"memory_size": "lots"}, "memory_size"),
+    # The packaging checks, with lambda_package's messages.
+    ({"src": "/nonexistent/handler"}, "src"),
+    ({"handler": "handler.missing"}, "handler"),
+    ({"handler": "nodot"}, "handler"),
+    ({"runtime": "nodejs20.x"}, "handler"),
+    ({"runtime": "python3"}, "runtime"),
+    ({"runtime": "java21"}, "runtime"),
+])
+def test_bad_input_is_rejected_naming_the_option(monkeypatch, src, args, option):
+    params = {k: v for k, v in dict(base(src), **args).items() if v is not None}
+    result = run_main(monkeypatch, **params)
+    assert result["failed"] is True
+    assert option in result["msg"], result["msg"]
+    if "state" not in args and args.get("memory_size") != "lots":  # those two are AnsibleModule's own messages
+        assert result["msg"].startswith(option + ":"), result["msg"]
+
+
+def test_every_problem_is_reported_at_once(monkeypatch, src):
+    result = run_main(monkeypatch, **dict(base(src), name="bad name", memory_size=64, timeout=0, role="nope"))
+    for option in ("name:", "memory_size:", "timeout:", "role:"):
+        assert option in result["msg"], result["msg"]
+
+
+def test_absent_needs_only_a_valid_name(monkeypatch):
+    result = run_main(monkeypatch, name="bad name", state="absent")
+    assert result["failed"] is True and result["msg"].startswith("name:")
+
+
+def test_package_path_is_reported_as_its_option(monkeypatch, src, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run_main(monkeypatch, **dict(base(src), package_path=str(blocker / "sub" / "fn.zip")))
+    assert result["failed"] is True and result["msg"].startswith("package_path:"), result["msg"]
+
+
+def test_archive_is_lambda_packages_archive(src, tmp_path):
+    data, names = pkg.build_archive(str(src), (), "handler.lambda_handler", "python3.12")
+    packaged = pkg.package(str(src), str(tmp_path / "fn.zip"))
+    assert names == ["handler.py"] and pkg.code_sha256(data) == packaged["sha256"]
+
+
+def test_environment_values_become_strings():
+    params = {"environment_variables": {"A": "x", "B": 1, "C": True, "D": False, "E": 1.5}}
+    assert sf.environment(params) == {"A": "x", "B": "1", "C": "true", "D": "false", "E": "1.5"}
+
+
+def test_desired_tags_always_carry_the_owner_tag():
+    params = {"tags": {"a": "1"}, "purge_tags": True, "owner_tag": OWNER}
+    assert sf.desired_tags(params, {"old": "x"}) == ({"a": "1", **OWNER}, True)
+    params = {"tags": {"a": "1", "streamops:managed-by": "other"}, "purge_tags": False, "owner_tag": OWNER}
+    assert sf.desired_tags(params, None) == ({"a": "1", **OWNER}, False)
+    # Tags omitted: the current ones stay, the owner tag is added, nothing is purged.
+    params = {"tags": None, "purge_tags": True, "owner_tag": OWNER}
+    assert sf.desired_tags(params, {"old": "x"}) == ({"old": "x", **OWNER}, False)
+
+
+def test_apply_tags():
+    to_set, to_unset, after = sf.apply_tags({"a": "1", "b": "2"}, {"a": "1", "c": "3"}, True)
+    assert (to_set, sorted(to_unset), after) == ({"c": "3"}, ["b"], {"a": "1", "c": "3"})
+    to_set, to_unset, after = sf.apply_tags({"a": "1", "b": "2"}, {"a": "9"}, False)
+    assert (to_set, to_unset, after) == ({"a": "9"}, [], {"a": "9", "b": "2"})
+
+
+def test_unqualified_arn():
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    assert sf.unqualified(arn + ":$LATEST") == arn and sf.unqualified(arn) == arn and sf.unqualified(None) is None
+
+
+def test_function_view_reads_what_lambda_answers():
+    conf = {"Runtime": "python3.12", "Handler": "h.f", "Role": ROLE, "Description": "", "MemorySize": 128,
+            "Timeout": 3, "CodeSha256": "abc="}
+    assert sf.function_view(conf, {}) == {"runtime": "python3.12", "handler": "h.f", "role": ROLE, "description": "",
+                                          "memory_size": 128, "timeout": 3, "environment_variables": {},
+                                          "code_sha256": "abc=", "tags": {}}
+
+
+def test_documentation_matches_argument_spec():
+    doc = yaml.safe_load(sf.DOCUMENTATION)
+    assert doc["module"] == "stream_function" and str(doc["version_added"]) == "1.1.0"
+    assert doc["extends_documentation_fragment"] == ["amazon.aws.common.modules", "amazon.aws.region.modules",
+                                                     "amazon.aws.boto3"]
+    options = doc["options"]
+    assert set(options) == set(sf.ARGUMENT_SPEC)
+    for option, arg in sf.ARGUMENT_SPEC.items():
+        documented = options[option]
+        assert documented["type"] == arg.get("type", "str"), option
+        assert documented.get("default") == arg.get("default"), option
+        assert documented.get("choices") == arg.get("choices"), option
+        assert bool(documented.get("required")) == bool(arg.get("required")), option
+        assert documented.get("elements") == arg.get("elements"), option
+        assert documented.get("aliases") == arg.get("aliases"), option
+    returned = yaml.safe_load(sf.RETURN)
+    for key, spec in returned.items():
+        assert {"description", "returned", "type", "sample"} <= set(spec), key
+    tasks = yaml.safe_load(sf.EXAMPLES)
+    used = [t["streamops.dynamodb_lambda.stream_function"] for t in tasks]
+    assert used and all(set(args) <= set(options) for args in used)
