@@ -13,11 +13,6 @@ import json
 import re
 from urllib.parse import unquote
 
-try:
-    import botocore
-except ImportError:  # pragma: no cover - AnsibleAWSModule reports missing botocore itself
-    botocore = None
-
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict

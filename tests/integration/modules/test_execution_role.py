@@ -43,8 +43,8 @@ def read_role(aws):
 
 
 def local_policy(aws, name):
-    return aws("iam").create_policy(PolicyName=name, PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*", "Resource": "*"}]}
+    return aws("iam").create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
 
 
 def calls(sandbox):
@@ -92,7 +92,8 @@ def test_create_defaults_check_mode_diff_and_result(run_module, sandbox, aws):
     assert created["tags"] == MANAGED and created["policy_name"] == POLICY_NAME
     assert created["policy_document"] == POLICY and created["managed_policy_arns"] is None
     state = read_role(aws)
-    assert state["trust"]["Statement"][0]["Principal"] == LAMBDA_TRUST and state["trust"]["Statement"][0]["Action"] == "sts:AssumeRole"
+    statement = state["trust"]["Statement"][0]
+    assert statement["Principal"] == LAMBDA_TRUST and statement["Action"] == "sts:AssumeRole"
     assert state["inline"] == {POLICY_NAME: POLICY} and state["attached"] == [] and state["tags"] == MANAGED
 
     # Without managed_policy_arns the attachments are neither read nor touched.
@@ -105,8 +106,9 @@ def test_create_defaults_check_mode_diff_and_result(run_module, sandbox, aws):
 def test_every_option_updates_in_place_and_is_idempotent(run_module, sandbox, aws):
     boundary, other_boundary = local_policy(aws, "boundary-a"), local_policy(aws, "boundary-b")
     extra_a, extra_b = local_policy(aws, "extra-a"), local_policy(aws, "extra-b")
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                     "Principal": {"Service": ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]}}]}
+    services = ["lambda.amazonaws.com", "edgelambda.amazonaws.com"]
+    trust = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": services}}]}
     first = role(run_module, description="one", assume_role_policy_document=json.dumps(trust),
                  permissions_boundary=boundary, tags={"team": "data", "env": "dev"},
                  managed_policy_arns=[extra_a])

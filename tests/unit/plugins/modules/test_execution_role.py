@@ -13,7 +13,8 @@ import yaml
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import iam
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import execution_role
 
-POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}]}
+POLICY = {"Version": "2012-10-17",
+          "Statement": [{"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}]}
 BASE = {"name": "fn-role", "policy_name": "streamops-stream-function", "policy_document": POLICY}
 FRAGMENTS = ["amazon.aws.common.modules", "amazon.aws.region.modules", "amazon.aws.boto3"]
 
@@ -155,8 +156,8 @@ class FreshRoleClient:
         self.calls.append(operation)
         if self.lag:
             self.lag -= 1
-            raise botocore.exceptions.ClientError(
-                {"Error": {"Code": "NoSuchEntity", "Message": "The role with name fn-role cannot be found."}}, operation)
+            error = {"Error": {"Code": "NoSuchEntity", "Message": "The role with name fn-role cannot be found."}}
+            raise botocore.exceptions.ClientError(error, operation)
 
     def create_role(self, aws_retry=False, **kwargs):
         self.calls.append("CreateRole")
