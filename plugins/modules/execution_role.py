@@ -217,6 +217,8 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common i
 
 # Right after CreateRole, other IAM calls may not see the role yet (eventual consistency): retry NoSuchEntity.
 NEW_ROLE_RETRY = aws_retry(retries=8, delay=1, max_delay=10, catch_extra_error_codes=["NoSuchEntity"])
+# After the role was emptied, IAM may still count a removed attachment for a moment: retry DeleteConflict.
+EMPTIED_ROLE_RETRY = aws_retry(retries=6, delay=1, max_delay=10, catch_extra_error_codes=["DeleteConflict"])
 
 
 def validate(params):
@@ -432,7 +434,10 @@ def ensure_absent(module, client, params):
     except is_boto3_error_code("DeleteConflict"):
         # Policies or instance profiles the caller did not name: list them only now, remove them, try again.
         empty_role(client, name)
-        iam.ignore_missing(client.delete_role, RoleName=name)
+        try:
+            EMPTIED_ROLE_RETRY(client.delete_role)(RoleName=name)
+        except is_boto3_error_code("NoSuchEntity"):
+            pass
     return result
 
 
