@@ -198,8 +198,10 @@ def test_two_pipelines_in_parallel_view_type_change_and_a_table_that_is_not_ours
 
 def test_verify_retries_a_late_latest_mapping_and_reports_a_wrong_record(run_playbook, aws, sandbox, tmp_path):
     # A LATEST mapping that starts polling late never delivers what was written before: the first probe is lost.
-    # 30 s leaves a wide margin over the seconds between the trigger's creation and the first probe write.
-    sandbox.configure(poller_start_delay=30)
+    # 12 s: well over the second or two between the trigger's creation and the first probe write, and well under
+    # the 5 attempts of >= 4 s each that verify makes (with modules run in a fork an attempt takes little more than
+    # its 4 s wait, so a 30 s delay outlasted all five).
+    sandbox.configure(poller_start_delay=12)
     proc = run_playbook(SETUP, {"streamops_verify_report_dir": str(tmp_path), "stream_verify_attempt_timeout": 4})
     ok(proc)
     report = reports(tmp_path)["users_post"]
