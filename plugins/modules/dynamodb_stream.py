@@ -57,7 +57,6 @@ options:
         C(streamops:table-created-by) (and C(streamops:stream-enabled-by) with O(mark_owner)).
       - Ignored for an existing table, which is never modified beyond its stream. Omit to fail on a missing table.
     type: dict
-    version_added: 1.1.0
     suboptions:
       hash_key:
         description: The partition key.
@@ -98,14 +97,12 @@ options:
       - When V(false), such a change fails before any write, naming O(view_type).
     default: true
     type: bool
-    version_added: 1.1.0
   delete_table:
     description:
       - With O(state=absent), delete the table when it carries the C(streamops:table-created-by) tag (this
         collection created it); its stream goes with it. A table without the tag only has its stream disabled.
     default: false
     type: bool
-    version_added: 1.1.0
   wait:
     description:
       - Wait for the table to be C(ACTIVE) (and a new stream to be C(ENABLED)) after a change, and for a deleted
@@ -215,19 +212,16 @@ table_exists:
   returned: always
   type: bool
   sample: true
-  version_added: 1.1.0
 created:
   description: Whether this run created the table (would create it, in check mode).
   returned: always
   type: bool
   sample: false
-  version_added: 1.1.0
 deleted:
   description: Whether this run deleted the table (would delete it, in check mode).
   returned: always
   type: bool
   sample: false
-  version_added: 1.1.0
 key_schema:
   description:
     - The table's primary key, partition key first, as M(streamops.dynamodb_lambda.dynamodb_stream_info) returns
@@ -238,7 +232,6 @@ key_schema:
   elements: dict
   sample: [{attribute_name: user_id, key_type: HASH, attribute_type: S},
            {attribute_name: post_id, key_type: RANGE, attribute_type: S}]
-  version_added: 1.1.0
 """
 
 try:

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: execution_role
-version_added: 1.1.0
+version_added: 0.1.0
 short_description: Manage a Lambda execution role, its inline policy and managed policy attachments in one call
 description:
   - Creates, updates or deletes an IAM role that Lambda assumes, with its trust policy, description, permissions

@@ -6,7 +6,7 @@
 DOCUMENTATION = r"""
 ---
 module: stream_function
-version_added: 1.1.0
+version_added: 0.1.0
 short_description: Deploy a Lambda function from a source directory, with its log group, in one call
 description:
   - With O(state=present), packages O(src) into a deterministic zip (the same bytes and the same checks as

@@ -166,7 +166,7 @@ def test_survives_throttling(run_module, aws, sandbox, table):
     assert described(aws)["StreamSpecification"]["StreamEnabled"] is True
 
 
-# --- create_table, replace_unowned_stream, delete_table (1.1.0) --------------------------------------------------
+# --- create_table, replace_unowned_stream, delete_table --------------------------------------------------
 
 OWNER = "streamops.dynamodb_lambda"
 CREATED_TAG = "streamops:table-created-by"

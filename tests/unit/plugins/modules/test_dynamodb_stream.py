@@ -115,7 +115,7 @@ def test_documentation_matches_argument_spec(name):
         assert set(args) <= set(doc["options"]), set(args) - set(doc["options"])
 
 
-# --- create_table, replace_unowned_stream, delete_table (1.1.0) --------------------------------------------------
+# --- create_table, replace_unowned_stream, delete_table --------------------------------------------------
 
 @pytest.mark.parametrize("create, option", [
     ({}, "hash_key"),

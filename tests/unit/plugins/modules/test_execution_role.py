@@ -92,7 +92,7 @@ def test_every_problem_is_reported_at_once(monkeypatch):
 def test_documentation_matches_argument_spec():
     doc = yaml.safe_load(execution_role.DOCUMENTATION)
     assert doc["module"] == "execution_role"
-    assert doc["version_added"] == "1.1.0"
+    assert doc["version_added"] == "0.1.0"
     assert doc["extends_documentation_fragment"] == FRAGMENTS
     spec = execution_role.ARGUMENT_SPEC
     assert set(doc["options"]) == set(spec)

@@ -153,7 +153,7 @@ def test_function_view_reads_what_lambda_answers():
 
 def test_documentation_matches_argument_spec():
     doc = yaml.safe_load(sf.DOCUMENTATION)
-    assert doc["module"] == "stream_function" and str(doc["version_added"]) == "1.1.0"
+    assert doc["module"] == "stream_function" and str(doc["version_added"]) == "0.1.0"
     assert doc["extends_documentation_fragment"] == ["amazon.aws.common.modules", "amazon.aws.region.modules",
                                                      "amazon.aws.boto3"]
     options = doc["options"]
