@@ -5,12 +5,14 @@ tags, enabled streams, event source mappings (also those left on older streams),
 inline and attached policies, customer managed policies, and log groups. The sandbox is reset before every test,
 so after a teardown anything still listed is a leftover of the collection (or of the test itself, which the test
 knows). `PlaybookRun` reads ansible-playbook's machine-readable output (ansible.posix.json) so tests can assert on
-which tasks of which role changed.
+which tasks of which role changed. Fixture `rel` gives this module, fixture `h` gives helpers.py (the helpers
+of the bad input, nothing lost, ownership, least privilege and secrets tests).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import os
 import re
@@ -212,6 +214,19 @@ class PlaybookRun:
 def rel():
     """This module, so tests reach its helpers (conftest modules are not importable under --import-mode=importlib)."""
     return sys.modules[__name__]
+
+
+@pytest.fixture(scope="session")
+def h():
+    """helpers.py, the sandbox-level helpers of the bad input, nothing lost, ownership, least privilege and secrets
+    tests, loaded by path once (this folder is not a package, so under --import-mode=importlib nothing imports it)."""
+    name = "streamops_reliability_helpers"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return sys.modules[name]
 
 
 @pytest.fixture

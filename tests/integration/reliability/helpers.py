@@ -1,8 +1,8 @@
 """Shared helpers for the reliability tests (bad input, nothing lost, ownership, least privilege, secrets).
 
-Loaded by the test modules with `load_helpers()`-style importlib code (the suite runs in importlib mode, so this
-folder is not a package). Everything here talks to the sandbox through boto3 or runs ansible-playbook the way a
-user does; nothing here knows how the collection is built.
+Reached through conftest.py's session fixture `h`, which loads this file by path (the suite runs in importlib
+mode and this folder is not a package). Everything here talks to the sandbox through boto3 or runs ansible-playbook
+the way a user does; nothing here knows how the collection is built.
 """
 
 from __future__ import annotations

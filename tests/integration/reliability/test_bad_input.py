@@ -10,29 +10,14 @@ as it was (a full snapshot before and after) with no write call at all (`/_sandb
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def _helpers():
-    name = "streamops_reliability_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
-
-
-h = _helpers()
 
 # ansible-playbook is mostly CPU (start-up, templating); more workers than this only queue on a small CI machine.
 WORKERS = int(os.environ.get("STREAMOPS_BAD_INPUT_WORKERS", "6"))
@@ -188,7 +173,7 @@ class Run:
     wall: float
 
 
-def _run_case(url: str, case: Case) -> Outcome:
+def _run_case(h, url: str, case: Case) -> Outcome:
     guard = h.WriteGuard(url, refuse_writes=REFUSE_WRITES)
     try:
         # AWS_ENDPOINT_URL too: a client that ignored the playbook's endpoint would otherwise reach the sandbox
@@ -206,7 +191,7 @@ def _run_case(url: str, case: Case) -> Outcome:
 
 
 @pytest.fixture(scope="module")
-def bad_input_run(_sandbox_process) -> Run:
+def bad_input_run(_sandbox_process, h) -> Run:
     import time
 
     sandbox = _sandbox_process
@@ -223,7 +208,7 @@ def bad_input_run(_sandbox_process) -> Run:
     sandbox.reset_stats()
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        results = list(pool.map(lambda case: _run_case(sandbox.url, case), CASES))
+        results = list(pool.map(lambda case: _run_case(h, sandbox.url, case), CASES))
     wall = time.monotonic() - started
     stats = sandbox.stats()
     after = h.snapshot(sandbox.url)
@@ -280,12 +265,12 @@ def test_fails_before_any_write(bad_input_run: Run, case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_creates_nothing(bad_input_run: Run, case: Case) -> None:
+def test_creates_nothing(h, bad_input_run: Run, case: Case) -> None:
     created = [name for name in h.resource_names(bad_input_run.after)
                if case.token in name and name not in h.resource_names(bad_input_run.before)]
     assert not created, f"{case.id} left {created} behind (messages: {bad_input_run.outcomes[case.id].messages})"
 
 
-def test_sandbox_unchanged_and_no_write_call(bad_input_run: Run) -> None:
+def test_sandbox_unchanged_and_no_write_call(h, bad_input_run: Run) -> None:
     assert h.snapshot_diff(bad_input_run.before, bad_input_run.after) == []
     assert bad_input_run.stats["writes"] == 0, bad_input_run.stats["write_calls"]

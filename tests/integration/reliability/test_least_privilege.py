@@ -9,27 +9,12 @@ managed policies must not be attached by default.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-
-def _helpers():
-    name = "streamops_reliability_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
-
-
-h = _helpers()
 parliament = pytest.importorskip("parliament")
 
 STAR_EXCEPTIONS = {"dynamodb:ListStreams"}  # roles/execution_role/README.md: no resource-level permissions
@@ -71,7 +56,7 @@ def _without_label_colons(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def generated(_sandbox_process) -> dict[str, Any]:
+def generated(_sandbox_process, h) -> dict[str, Any]:
     sandbox = _sandbox_process
     sandbox.reset()
     sqs, sns = h.client(sandbox.url, "sqs"), h.client(sandbox.url, "sns")
@@ -103,7 +88,7 @@ def test_policy_passes_parliament(generated: dict[str, Any], key: str) -> None:
 
 
 @pytest.mark.parametrize("key", list(PIPELINES))
-def test_policy_names_exactly_this_pipelines_resources(generated: dict[str, Any], key: str) -> None:
+def test_policy_names_exactly_this_pipelines_resources(h, generated: dict[str, Any], key: str) -> None:
     snap = generated["snapshot"]
     document = snap["roles"][f"ri-lp-{key}-fn-role"]["inline"]["streamops-stream-function"]
     stream_arn = snap["tables"][f"ri-lp-{key}-table"]["latest_stream_arn"]

@@ -10,23 +10,8 @@ DDBStreamBatchInfo sequence range. Written = processed + dead-lettered, with no 
 from __future__ import annotations
 
 import collections
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-
-def _helpers():
-    name = "streamops_reliability_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
-
-
-h = _helpers()
 
 TABLE, FUNCTION, QUEUE = "ri-lost-table", "ri-lost-fn", "ri-lost-failures"
 KEYS = [f"user-{k}" for k in range(5)]
@@ -51,7 +36,7 @@ def _write_all(aws) -> int:
     return count
 
 
-def test_every_record_is_processed_in_order_or_dead_lettered(sandbox, aws) -> None:
+def test_every_record_is_processed_in_order_or_dead_lettered(h, sandbox, aws) -> None:
     sqs = aws("sqs")
     queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -13,26 +13,11 @@ Three pipelines in one setup + teardown, each on a different kind of table:
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import zipfile
-from pathlib import Path
 from typing import Any
 
-
-def _helpers():
-    name = "streamops_reliability_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
-
-
-h = _helpers()
 
 SHARED, NOSTREAM, CREATED = "ri-own-shared", "ri-own-nostream", "ri-own-created"
 OTHER_FUNCTION, OTHER_ROLE = "ri-other-consumer", "ri-other-consumer-role"
@@ -52,7 +37,7 @@ def _item(user: str, post: str, **extra: str) -> dict[str, Any]:
     return {"user_id": {"S": user}, "post_id": {"S": post}, **{k: {"S": v} for k, v in extra.items()}}
 
 
-def _other_consumer(aws, stream_arn: str) -> str:
+def _other_consumer(h, aws, stream_arn: str) -> str:
     iam, lam = aws("iam"), aws("lambda")
     role = iam.create_role(RoleName=OTHER_ROLE, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
@@ -70,7 +55,7 @@ def _other_consumer(aws, stream_arn: str) -> str:
     return uuid
 
 
-def _other_saw(url: str) -> set[str]:
+def _other_saw(h, url: str) -> set[str]:
     return {line["user_id"] for line in h.json_lines(h.log_events(url, f"/aws/lambda/{OTHER_FUNCTION}"), "other")}
 
 
@@ -84,7 +69,7 @@ def _without(snap: dict[str, Any], table: str) -> dict[str, Any]:
     return out
 
 
-def test_teardown_removes_only_what_the_collection_created(sandbox, aws) -> None:
+def test_teardown_removes_only_what_the_collection_created(h, sandbox, aws) -> None:
     ddb = aws("dynamodb")
     shared_stream = ddb.create_table(TableName=SHARED, BillingMode="PAY_PER_REQUEST", **KEYS, StreamSpecification={
         "StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})["TableDescription"]["LatestStreamArn"]
@@ -94,9 +79,9 @@ def test_teardown_removes_only_what_the_collection_created(sandbox, aws) -> None
     for table in (SHARED, NOSTREAM):
         for n in range(3):
             ddb.put_item(TableName=table, Item=_item(f"existing-{n}", "p", body=f"kept {n}"))
-    other_mapping = _other_consumer(aws, shared_stream)
+    other_mapping = _other_consumer(h, aws, shared_stream)
     h.wait_for("the other consumer saw the existing items",
-               lambda: {f"existing-{n}" for n in range(3)} <= _other_saw(sandbox.url))
+               lambda: {f"existing-{n}" for n in range(3)} <= _other_saw(h, sandbox.url))
     before = h.snapshot(sandbox.url)
     nostream_before = before["tables"][NOSTREAM]
 
@@ -135,4 +120,4 @@ def test_teardown_removes_only_what_the_collection_created(sandbox, aws) -> None
     # The other consumer still works: a record written after teardown reaches it.
     ddb.put_item(TableName=SHARED, Item=_item("after-teardown", "p"))
     h.wait_for("the other consumer to receive a record written after teardown",
-               lambda: "after-teardown" in _other_saw(sandbox.url))
+               lambda: "after-teardown" in _other_saw(h, sandbox.url))

@@ -8,25 +8,10 @@ events, and the function's configuration (environment included), read between se
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-
-def _helpers():
-    name = "streamops_reliability_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("helpers.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return sys.modules[name]
-
-
-h = _helpers()
 
 SECRETS = {
     "access_key_id": "AKIASTREAMOPSTEST0001",
@@ -43,7 +28,7 @@ FUNCTION = "ri-sec-fn"
 
 
 @pytest.fixture(scope="module")
-def places(_sandbox_process) -> dict[str, str]:
+def places(_sandbox_process, h) -> dict[str, str]:
     sandbox = _sandbox_process
     sandbox.reset()
     env = {"AWS_ACCESS_KEY_ID": SECRETS["access_key_id"], "AWS_SECRET_ACCESS_KEY": SECRETS["secret_access_key"],

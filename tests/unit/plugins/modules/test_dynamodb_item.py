@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.exceptions import ClientError
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import dynamodb_item
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules.dynamodb_item import ItemError
 
 SCHEMA = [("user_id", "HASH", "S"), ("post_id", "RANGE", "S")]
 # Credentials are no_log, so short values would be masked inside every message.
 BASE = {"region": "us-east-1", "access_key": "UNITTESTACCESSKEY", "secret_key": "unit-test-secret-key-value"}
-
-
-def run_main(monkeypatch, **args):
-    def no_aws(*a, **kw):
-        raise AssertionError("an AWS client was created before validation failed")
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_aws)
-    out = io.StringIO()
-    with patch_module_args({**BASE, **args}), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            dynamodb_item.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("args, option, fragment", [
@@ -55,8 +37,8 @@ def run_main(monkeypatch, **args):
     ({"table_name": "users", "item": {"id": "a"}, "condition_expression": "  "}, "condition_expression",
      "must not be empty"),
 ])
-def test_bad_input_fails_naming_the_option_before_any_aws_call(monkeypatch, args, option, fragment):
-    result = run_main(monkeypatch, **args)
+def test_bad_input_fails_naming_the_option_before_any_aws_call(offline_main, args, option, fragment):
+    result = offline_main(dynamodb_item, **{**BASE, **args})
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
     assert fragment in result["msg"], result["msg"]

@@ -3,10 +3,7 @@ documentation of dynamodb_stream and dynamodb_stream_info against their argument
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
-import json
 
 import pytest
 import yaml
@@ -14,22 +11,6 @@ import yaml
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import dynamodb_stream
 
 FRAGMENTS = ["amazon.aws.common.modules", "amazon.aws.region.modules", "amazon.aws.boto3"]
-
-
-def run_main(module, monkeypatch, **args):
-    """Run module.main() with *args*; any attempt to build an AWS client fails the test."""
-    from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
-    def no_client(*_a, **_k):
-        raise AssertionError("the module built an AWS client before rejecting its input")
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
-    out = io.StringIO()
-    with patch_module_args(dict(args, region="us-east-1")), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("args, option", [
@@ -46,15 +27,15 @@ def run_main(module, monkeypatch, **args):
     ({"table_name": "users_post", "mark_owner": "perhaps"}, "mark_owner"),
     ({}, "table_name"),
 ])
-def test_bad_input_is_rejected_naming_the_option(monkeypatch, args, option):
-    result = run_main(dynamodb_stream, monkeypatch, **args)
+def test_bad_input_is_rejected_naming_the_option(offline_main, args, option):
+    result = offline_main(dynamodb_stream, **args)
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
 
 
-def test_info_rejects_bad_table_name(monkeypatch):
+def test_info_rejects_bad_table_name(offline_main):
     info = importlib.import_module("ansible_collections.streamops.dynamodb_lambda.plugins.modules.dynamodb_stream_info")
-    result = run_main(info, monkeypatch, table_name="no")
+    result = offline_main(info, table_name="no")
     assert result["failed"] is True and "table_name" in result["msg"]
 
 
@@ -126,8 +107,8 @@ def test_documentation_matches_argument_spec(name):
     ({"hash_key": {"name": "id"}, "tags": {"k" * 129: "v"}}, "create_table.tags"),
     ({"hash_key": {"name": "id"}, "tags": {"k": "v" * 257}}, "create_table.tags"),
 ])
-def test_bad_create_table_is_rejected_before_any_client(monkeypatch, create, option):
-    result = run_main(dynamodb_stream, monkeypatch, table_name="users_post", create_table=create)
+def test_bad_create_table_is_rejected_before_any_client(offline_main, create, option):
+    result = offline_main(dynamodb_stream, table_name="users_post", create_table=create)
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
 
@@ -136,8 +117,8 @@ def test_bad_create_table_is_rejected_before_any_client(monkeypatch, create, opt
     ({"replace_unowned_stream": "sometimes"}, "replace_unowned_stream"),
     ({"delete_table": "maybe"}, "delete_table"),
 ])
-def test_bad_new_booleans_are_rejected(monkeypatch, args, option):
-    result = run_main(dynamodb_stream, monkeypatch, table_name="users_post", **args)
+def test_bad_new_booleans_are_rejected(offline_main, args, option):
+    result = offline_main(dynamodb_stream, table_name="users_post", **args)
     assert result["failed"] is True and option in result["msg"], result["msg"]
 
 

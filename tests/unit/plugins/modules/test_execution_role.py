@@ -3,10 +3,6 @@ with the argument spec; policy documents are compared by meaning. No network: bu
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
 import yaml
 
@@ -17,22 +13,6 @@ POLICY = {"Version": "2012-10-17",
           "Statement": [{"Effect": "Allow", "Action": ["dynamodb:ListStreams"], "Resource": "*"}]}
 BASE = {"name": "fn-role", "policy_name": "streamops-stream-function", "policy_document": POLICY}
 FRAGMENTS = ["amazon.aws.common.modules", "amazon.aws.region.modules", "amazon.aws.boto3"]
-
-
-def run_main(monkeypatch, **args):
-    """Run execution_role.main() with *args*; any attempt to build an AWS client fails the test."""
-    from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
-    def no_client(*_a, **_k):
-        raise AssertionError("the module built an AWS client before rejecting its input")
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
-    out = io.StringIO()
-    with patch_module_args(dict(args, region="us-east-1")), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            execution_role.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("args, option", [
@@ -64,27 +44,27 @@ def run_main(monkeypatch, **args):
     ({"purge_tags": "maybe"}, "purge_tags"),
     ({"name": None}, "name"),
 ])
-def test_bad_input_is_rejected_naming_the_option(monkeypatch, args, option):
+def test_bad_input_is_rejected_naming_the_option(offline_main, args, option):
     params = {k: v for k, v in dict(BASE, **args).items() if v is not None}
-    result = run_main(monkeypatch, **params)
+    result = offline_main(execution_role, **params)
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
 
 
-def test_bad_input_is_rejected_for_absent_too(monkeypatch):
-    result = run_main(monkeypatch, name="bad name", state="absent", managed_policy_arns=["nope"])
+def test_bad_input_is_rejected_for_absent_too(offline_main):
+    result = offline_main(execution_role, name="bad name", state="absent", managed_policy_arns=["nope"])
     assert result["failed"] is True
     assert "name:" in result["msg"] and "managed_policy_arns[0]" in result["msg"], result["msg"]
 
 
-def test_absent_needs_no_policy_document(monkeypatch):
+def test_absent_needs_no_policy_document(offline_main):
     """Only the name of the inline policy is needed to delete it; the module gets as far as building a client."""
     with pytest.raises(AssertionError, match="built an AWS client"):
-        run_main(monkeypatch, name="fn-role", state="absent", policy_name="streamops-stream-function")
+        offline_main(execution_role, name="fn-role", state="absent", policy_name="streamops-stream-function")
 
 
-def test_every_problem_is_reported_at_once(monkeypatch):
-    result = run_main(monkeypatch, **dict(BASE, name="bad name", permissions_boundary="x", tags={"aws:x": "1"}))
+def test_every_problem_is_reported_at_once(offline_main):
+    result = offline_main(execution_role, **dict(BASE, name="bad name", permissions_boundary="x", tags={"aws:x": "1"}))
     for option in ("name", "permissions_boundary", "tags"):
         assert option + ":" in result["msg"], result["msg"]
 

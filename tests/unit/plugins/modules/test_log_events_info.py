@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 from botocore.exceptions import ClientError
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import log_events_info as mod
 
 # Credentials are no_log, so short values would be masked inside every message.
 BASE = {"region": "us-east-1", "access_key": "UNITTESTACCESSKEY", "secret_key": "unit-test-secret-key-value"}
 NOW = 1_714_564_800_000
-
-
-def run_main(monkeypatch, **args):
-    def no_aws(*a, **kw):
-        raise AssertionError("an AWS client was created before validation failed")
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_aws)
-    out = io.StringIO()
-    with patch_module_args({**BASE, **args}), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            mod.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("args, option, fragment", [
@@ -45,8 +27,8 @@ def run_main(monkeypatch, **args):
     ({"log_group_name": "/g", "log_stream_name_prefix": "a*"}, "log_stream_name_prefix", "no ':' or '*'"),
     ({"log_group_name": "/g", "fail_on_timeout": "perhaps"}, "fail_on_timeout", "bool"),
 ])
-def test_bad_input_fails_naming_the_option_before_any_aws_call(monkeypatch, args, option, fragment):
-    result = run_main(monkeypatch, **args)
+def test_bad_input_fails_naming_the_option_before_any_aws_call(offline_main, args, option, fragment):
+    result = offline_main(mod, **{**BASE, **args})
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
     assert fragment in result["msg"], result["msg"]

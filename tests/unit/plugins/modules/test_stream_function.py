@@ -3,10 +3,6 @@ No network: building an AWS client fails the test."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
 import yaml
 
@@ -23,22 +19,6 @@ def src(tmp_path):
     root.mkdir()
     (root / "handler.py").write_text("def lambda_handler(event, context):\n    return event\n")
     return root
-
-
-def run_main(monkeypatch, **args):
-    """Run stream_function.main() with *args*; any attempt to build an AWS client fails the test."""
-    from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
-    def no_client(*_a, **_k):
-        raise AssertionError("the module built an AWS client before rejecting its input")
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
-    out = io.StringIO()
-    with patch_module_args(dict(args, region="us-east-1")), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            sf.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 def base(src):
@@ -83,30 +63,30 @@ def base(src):
     ({"runtime": "python3"}, "runtime"),
     ({"runtime": "java21"}, "runtime"),
 ])
-def test_bad_input_is_rejected_naming_the_option(monkeypatch, src, args, option):
+def test_bad_input_is_rejected_naming_the_option(offline_main, src, args, option):
     params = {k: v for k, v in dict(base(src), **args).items() if v is not None}
-    result = run_main(monkeypatch, **params)
+    result = offline_main(sf, **params)
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
     if "state" not in args and args.get("memory_size") != "lots":  # those two are AnsibleModule's own messages
         assert result["msg"].startswith(option + ":"), result["msg"]
 
 
-def test_every_problem_is_reported_at_once(monkeypatch, src):
-    result = run_main(monkeypatch, **dict(base(src), name="bad name", memory_size=64, timeout=0, role="nope"))
+def test_every_problem_is_reported_at_once(offline_main, src):
+    result = offline_main(sf, **dict(base(src), name="bad name", memory_size=64, timeout=0, role="nope"))
     for option in ("name:", "memory_size:", "timeout:", "role:"):
         assert option in result["msg"], result["msg"]
 
 
-def test_absent_needs_only_a_valid_name(monkeypatch):
-    result = run_main(monkeypatch, name="bad name", state="absent")
+def test_absent_needs_only_a_valid_name(offline_main):
+    result = offline_main(sf, name="bad name", state="absent")
     assert result["failed"] is True and result["msg"].startswith("name:")
 
 
-def test_package_path_is_reported_as_its_option(monkeypatch, src, tmp_path):
+def test_package_path_is_reported_as_its_option(offline_main, src, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    result = run_main(monkeypatch, **dict(base(src), package_path=str(blocker / "sub" / "fn.zip")))
+    result = offline_main(sf, **dict(base(src), package_path=str(blocker / "sub" / "fn.zip")))
     assert result["failed"] is True and result["msg"].startswith("package_path:"), result["msg"]
 
 

@@ -3,10 +3,7 @@ No network: building an AWS client fails the test."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
-import json
 
 import pytest
 
@@ -14,22 +11,6 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.modules import stream
 
 STREAM = "arn:aws:dynamodb:us-east-1:123456789012:table/users_post/stream/2024-05-01T12:00:00.000"
 BASE = {"function_name": "demo", "table_name": "users_post"}
-
-
-def run_main(module, monkeypatch, **args):
-    """Run module.main() with *args*; any attempt to build an AWS client fails the test."""
-    from ansible.module_utils.testing import patch_module_args
-    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
-    def no_client(*_a, **_k):
-        raise AssertionError("the module built an AWS client before rejecting its input")
-
-    monkeypatch.setattr(AnsibleAWSModule, "client", no_client)
-    out = io.StringIO()
-    with patch_module_args(dict(args, region="us-east-1")), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("args, option", [
@@ -69,16 +50,16 @@ def run_main(module, monkeypatch, **args):
     ({"state": "enabled"}, "state"),
     ({"enabled": "sometimes"}, "enabled"),
 ])
-def test_bad_input_is_rejected_naming_the_option(monkeypatch, args, option):
+def test_bad_input_is_rejected_naming_the_option(offline_main, args, option):
     params = {k: v for k, v in dict(BASE, **args).items() if v is not None}
-    result = run_main(stream_trigger, monkeypatch, **params)
+    result = offline_main(stream_trigger, **params)
     assert result["failed"] is True
     assert option in result["msg"], result["msg"]
 
 
-def test_every_problem_is_reported_at_once(monkeypatch):
-    result = run_main(stream_trigger, monkeypatch, **dict(BASE, batch_size=0, tumbling_window=-1,
-                                                          on_failure_destination="nope"))
+def test_every_problem_is_reported_at_once(offline_main):
+    result = offline_main(stream_trigger, **dict(BASE, batch_size=0, tumbling_window=-1,
+                                                 on_failure_destination="nope"))
     for option in ("batch_size", "tumbling_window", "on_failure_destination"):
         assert option in result["msg"]
 
@@ -90,9 +71,9 @@ def test_every_problem_is_reported_at_once(monkeypatch):
     ({"stream_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t"}, "stream_arn"),
     ({"table_name": "users_post", "stream_arn": STREAM}, "stream_arn"),
 ])
-def test_info_bad_input(monkeypatch, args, option):
+def test_info_bad_input(offline_main, args, option):
     info = importlib.import_module("ansible_collections.streamops.dynamodb_lambda.plugins.modules.stream_trigger_info")
-    result = run_main(info, monkeypatch, **args)
+    result = offline_main(info, **args)
     assert result["failed"] is True and option in result["msg"], result["msg"]
 
 
