@@ -104,3 +104,29 @@ def test_a_crash_in_the_module_does_not_take_the_caller_with_it(fake_modules):
     assert "boom in module" in stdout + stderr
     # The caller (here: pytest, in ansible: the worker) is still alive and its stdout is its own.
     assert sys.stdout is not None
+
+
+def test_botocore_loaders_share_parsed_models_only_with_the_same_search_paths(tmp_path):
+    import botocore.loaders
+
+    from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_process import (
+        share_botocore_loader_cache,
+    )
+
+    class Loader(botocore.loaders.Loader):  # a subclass, so the real Loader is not patched by this test
+        pass
+
+    share_botocore_loader_cache(Loader)
+    share_botocore_loader_cache(Loader)  # idempotent: the second call must not wrap __init__ again
+    first, second = Loader(), Loader()
+    model = first.load_service_model("dynamodb", "service-2")
+    assert second.load_service_model("dynamodb", "service-2") is model  # parsed once, for both
+
+    elsewhere = Loader(extra_search_paths=[str(tmp_path)])
+    assert elsewhere._cache is not first._cache  # pylint: disable=protected-access
+
+    class OtherFileLoader(botocore.loaders.JSONFileLoader):
+        pass
+
+    custom = Loader(file_loader=OtherFileLoader())
+    assert custom._cache is not first._cache  # pylint: disable=protected-access
