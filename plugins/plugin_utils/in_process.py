@@ -22,6 +22,7 @@ Ansible runs modules in-process for the same reason.
 """
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -66,7 +67,13 @@ def share_botocore_loader_cache(loader_class):
 
 
 def _warm_up():
-    """Import what every module run needs and load the services' models, once, before the workers fork."""
+    """Import what every module run needs and load the services' models, once, before the workers fork.
+
+    Then freeze what the process holds (gc.freeze, after a collection): the workers ansible forks from this process
+    and the module forks of those would otherwise have the garbage collector walk, and so copy on write, the whole
+    inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s -> 18.0/18.9 s, wall 13.5/13.7 s
+    -> 11.9/12.3 s. What is frozen is never collected: a bounded cost, paid once per playbook run.
+    """
     if os.environ.get(ENV_SWITCH) is not None and not boolean(os.environ[ENV_SWITCH], strict=False):
         return
     try:
@@ -81,6 +88,8 @@ def _warm_up():
                                         aws_secret_access_key="warm-up")  # no call is made: clients only
         for service in WARM_SERVICES:
             session.client(service)
+        gc.collect()
+        gc.freeze()
     except Exception:  # pylint: disable=broad-exception-caught
         # Only speed depends on this; a missing library is reported by the module run itself.
         pass

@@ -130,3 +130,11 @@ def test_botocore_loaders_share_parsed_models_only_with_the_same_search_paths(tm
 
     custom = Loader(file_loader=OtherFileLoader())
     assert custom._cache is not first._cache  # pylint: disable=protected-access
+
+
+def test_loading_the_plugin_froze_the_heap_for_the_forks():
+    import gc
+
+    # Imported above (the module's warm-up runs at import, as in the main ansible process): without the freeze,
+    # every fork's garbage collector would walk and copy the inherited heap.
+    assert gc.get_freeze_count() > 0
