@@ -21,6 +21,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import qualify
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import require_service
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import same_function
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import unqualified_function_arn
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import validate_table_name
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import error_code
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
@@ -253,19 +254,53 @@ def list_mappings(client, **filters):
 def find_table_mappings(client, function_arn, table_arn, stream_arn=None):
     """Mappings from any stream of *table_arn* (current or older) to *function_arn*, oldest first.
 
-    Listing by function finds mappings left on a stream the table no longer has; listing by the current stream as
-    well keeps the answer right on endpoints that match FunctionName literally (moto stores the spelling used).
+    Listing by function finds mappings left on a stream the table no longer has (AWS and the sandbox match a
+    FunctionName given as name or ARN). Only when that finds nothing on the current stream is the stream listed as
+    well: endpoints that match FunctionName literally (plain moto stores the spelling used) answer right then too,
+    and a run with something to find pays one call, not two.
     """
     found = {}
-    sources = [{"FunctionName": function_arn}]
+    queries = [{"FunctionName": function_arn}]
     if stream_arn:
-        sources.append({"EventSourceArn": stream_arn})
-    for query in sources:
+        queries.append({"EventSourceArn": stream_arn})
+    for query in queries:
+        if "EventSourceArn" in query and any(m.get("EventSourceArn") == stream_arn for m in found.values()):
+            break
         for mapping in list_mappings(client, **query):
             if same_function(mapping.get("FunctionArn"), function_arn) and \
                     is_stream_of_table(mapping.get("EventSourceArn"), table_arn):
                 found[mapping["UUID"]] = mapping
     return sorted(found.values(), key=lambda m: str(m.get("LastModified", "")))
+
+
+def find_mappings_to_remove(client, function_name, table_name=None, table_arn=None):
+    """For state=absent: the mappings from any stream of the table to the function, found with one listing.
+
+    Needs neither the function (GetFunction) nor the table (DescribeTable): ListEventSourceMappings takes the
+    function as it was given, and a mapping's stream ARN names its table. Either may already be gone.
+    """
+    ref = parse_function_ref(function_name)
+    try:
+        mappings = list_mappings(client, FunctionName=function_name)
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return []
+    found = []
+    for mapping in mappings:
+        source, function_arn = mapping.get("EventSourceArn"), mapping.get("FunctionArn") or ""
+        if table_arn is not None:
+            of_table = is_stream_of_table(source, table_arn)
+        else:
+            of_table = isinstance(source, str) and ":table/%s/stream/" % table_name in source
+        if not of_table or not function_arn:
+            continue
+        if ref.arn is not None and unqualified_function_arn(function_arn) != ref.arn:
+            continue
+        pieces = parse_arn(function_arn).resource.split(":")
+        qualifier = pieces[2] if len(pieces) == 3 and pieces[2] != "$LATEST" else None
+        wanted = ref.qualifier if ref.qualifier != "$LATEST" else None
+        if pieces[1] == ref.name and qualifier == wanted:
+            found.append(mapping)
+    return sorted(found, key=lambda m: str(m.get("LastModified", "")))
 
 
 def get_mapping(client, uuid):

@@ -484,11 +484,14 @@ def ensure_present(module, client, found, function_arn, target, params):
 
 
 def run(module, client, ddb, params):
+    if params["state"] == "absent":
+        # One listing finds what to delete; the function and the table may already be gone (teardown order).
+        table_arn = table_arn_of_stream(params["stream_arn"]) if params["stream_arn"] else None
+        found = esm.find_mappings_to_remove(client, params["function_name"], params["table_name"], table_arn)
+        return ensure_absent(module, client, found, params)
     function_arn = esm.resolve_function(client, params["function_name"])
     if function_arn is None:
         problem = "function %s does not exist" % params["function_name"]
-        if params["state"] == "absent":
-            return {"changed": False, "replaced": False, "replaced_reason": None, "uuid": None, "deleted": []}
         if module.check_mode:
             module.warn("%s; in check mode it may be created by an earlier task, so the trigger is reported as "
                         "to be created" % problem)
@@ -496,8 +499,6 @@ def run(module, client, ddb, params):
         raise TriggerError(problem)
     table_arn, target, problem = resolve_source(ddb, params, function_arn)
     found = esm.find_table_mappings(client, function_arn, table_arn, target)
-    if params["state"] == "absent":
-        return ensure_absent(module, client, found, params)
     if problem:
         if module.check_mode:
             module.warn("%s; in check mode it may be created by an earlier task" % problem)

@@ -340,3 +340,32 @@ def test_survives_throttling(run_module, aws, sandbox, pipeline):
     assert created.get("failed") is not True and again.get("failed") is not True, (created, again)
     assert again["changed"] is False
     assert len(mappings(aws)) == 1
+
+
+def test_call_budget_rerun_and_absent(run_module, aws, pipeline, sandbox):
+    """A re-run reads the function and lists once; absent lists once and needs neither the function nor the table."""
+    stream_arn, _ = pipeline
+    by_arn = {"function_name": FUNCTION, "stream_arn": stream_arn}  # as the role calls it in setup
+    assert run_module("stream_trigger", **by_arn)["changed"] is True
+    sandbox.reset_stats()
+    assert run_module("stream_trigger", **by_arn)["changed"] is False
+    assert sandbox.stats()["calls"] == {"lambda:GetFunction": 1, "lambda:ListEventSourceMappings": 1,
+                                        "lambda:ListTags": 1}
+
+    sandbox.reset_stats()
+    gone = trigger(run_module, state="absent")
+    assert gone["changed"] is True and len(gone["deleted"]) == 1
+    calls = sandbox.stats()["calls"]
+    assert calls.pop("lambda:GetEventSourceMapping") >= 1  # waiting until it is gone (pitfall 3)
+    assert calls == {"lambda:ListEventSourceMappings": 1, "lambda:DeleteEventSourceMapping": 1}
+    assert mappings(aws) == []
+
+
+def test_absent_finds_the_mapping_after_its_function_and_table_are_gone(run_module, aws, pipeline):
+    assert trigger(run_module)["changed"] is True
+    aws("dynamodb").delete_table(TableName=TABLE)
+    gone = trigger(run_module, state="absent")
+    assert gone["changed"] is True and len(gone["deleted"]) == 1, gone
+    assert mappings(aws) == []
+    again = trigger(run_module, state="absent")
+    assert again["changed"] is False and again["deleted"] == []

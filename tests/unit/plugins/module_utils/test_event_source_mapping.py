@@ -204,7 +204,54 @@ def test_find_table_mappings_pages_filters_and_dedupes():
     client = FakeLambda([mine_new, mine_old, other_fn, other_table])
     found = esm.find_table_mappings(client, FN, TABLE, STREAM)
     assert [m["UUID"] for m in found] == ["a", "b"]
-    assert ("list", {"FunctionName": FN}) in client.calls and ("list", {"EventSourceArn": STREAM}) in client.calls
+    # The listing by function found the mapping on the current stream: no second listing by stream.
+    assert [c for c in client.calls if "Marker" not in c[1]] == [("list", {"FunctionName": FN})]
+
+
+class LiteralFunctionLambda(FakeLambda):
+    """An endpoint that matches FunctionName only as spelled at creation (plain moto): by ARN it finds nothing."""
+
+    def list_event_source_mappings(self, aws_retry=False, **kwargs):
+        if "FunctionName" in kwargs:
+            self.calls.append(("list", kwargs))
+            return {"EventSourceMappings": []}
+        return super().list_event_source_mappings(aws_retry=aws_retry, **kwargs)
+
+
+def test_find_table_mappings_lists_the_stream_when_the_function_listing_misses_it():
+    mine = {"UUID": "b", "FunctionArn": FN, "EventSourceArn": STREAM, "LastModified": "2"}
+    client = LiteralFunctionLambda([mine])
+    assert [m["UUID"] for m in esm.find_table_mappings(client, FN, TABLE, STREAM)] == ["b"]
+    assert client.calls == [("list", {"FunctionName": FN}), ("list", {"EventSourceArn": STREAM})]
+
+
+@pytest.mark.parametrize(("function_name", "table_name", "table_arn", "expected"), [
+    ("demo", "users_post", None, ["a", "b"]),  # by name: old and current stream of the table
+    (FN, "users_post", None, ["a", "b"]),  # by ARN
+    ("demo:$LATEST", "users_post", None, ["a", "b"]),  # $LATEST is the unqualified function
+    ("demo:live", "users_post", None, ["q"]),  # an alias is another target
+    ("demo", None, TABLE, ["a", "b"]),  # the table given by a stream ARN's table
+    ("demo", "users_postx", None, ["d"]),  # another table whose name starts the same: not ours
+    (FN.replace("123456789012", "999999999999"), "users_post", None, []),  # another account's function
+])
+def test_find_mappings_to_remove_needs_no_function_or_table_read(function_name, table_name, table_arn, expected):
+    mine_old = {"UUID": "a", "FunctionArn": FN, "EventSourceArn": OLD_STREAM, "LastModified": "1"}
+    mine_new = {"UUID": "b", "FunctionArn": FN + ":$LATEST", "EventSourceArn": STREAM, "LastModified": "2"}
+    aliased = {"UUID": "q", "FunctionArn": FN + ":live", "EventSourceArn": STREAM, "LastModified": "3"}
+    other_fn = {"UUID": "c", "FunctionArn": FN + "2", "EventSourceArn": STREAM}
+    other_table = {"UUID": "d", "FunctionArn": FN, "EventSourceArn": TABLE + "x/stream/1", "LastModified": "4"}
+    client = FakeLambda([mine_new, mine_old, aliased, other_fn, other_table])
+    found = esm.find_mappings_to_remove(client, function_name, table_name, table_arn)
+    assert [m["UUID"] for m in found] == expected
+    assert {c[0] for c in client.calls} == {"list"}  # nothing but the listing (and its pages)
+
+
+def test_find_mappings_to_remove_when_the_function_is_gone():
+    class Gone(FakeLambda):
+        def list_event_source_mappings(self, aws_retry=False, **kwargs):
+            raise err("ResourceNotFoundException", "Function not found")
+
+    assert esm.find_mappings_to_remove(Gone(), "demo", "users_post") == []
 
 
 def test_create_retries_iam_propagation_and_conflict(no_sleep):
