@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 
 import pytest
-import yaml
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import dynamodb_stream
 
@@ -70,30 +69,6 @@ def test_plan(enabled, view, owned, state, mark_owner, expected):
 def test_validate_params_accepts_defaults():
     assert dynamodb_stream.validate_params({"table_name": "users_post", "wait_timeout": 300,
                                             "view_type": "NEW_AND_OLD_IMAGES"}) == []
-
-
-@pytest.mark.parametrize("name", ["dynamodb_stream", "dynamodb_stream_info", "stream_trigger", "stream_trigger_info"])
-def test_documentation_matches_argument_spec(name):
-    module = importlib.import_module(f"ansible_collections.streamops.dynamodb_lambda.plugins.modules.{name}")
-    doc = yaml.safe_load(module.DOCUMENTATION)
-    assert doc["module"] == name and doc["version_added"] == "0.1.0"
-    assert doc["extends_documentation_fragment"] == FRAGMENTS
-    assert set(doc["options"]) == set(module.ARGUMENT_SPEC)
-    for option, arg in module.ARGUMENT_SPEC.items():
-        documented = doc["options"][option]
-        assert documented["type"] == arg.get("type", "str"), option
-        assert documented.get("default") == arg.get("default"), option
-        assert documented.get("choices") == arg.get("choices"), option
-        assert bool(documented.get("required")) == bool(arg.get("required")), option
-        assert documented.get("elements") == arg.get("elements"), option
-        assert documented["description"], option
-    for key, meta in yaml.safe_load(module.RETURN).items():
-        assert {"description", "returned", "type", "sample"} <= set(meta), key
-    tasks = yaml.safe_load(module.EXAMPLES)
-    used = [t[f"streamops.dynamodb_lambda.{name}"] for t in tasks if f"streamops.dynamodb_lambda.{name}" in t]
-    assert used
-    for args in used:
-        assert set(args) <= set(doc["options"]), set(args) - set(doc["options"])
 
 
 # --- create_table, replace_unowned_stream, delete_table --------------------------------------------------

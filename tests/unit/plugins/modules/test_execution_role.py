@@ -4,7 +4,6 @@ with the argument spec; policy documents are compared by meaning. No network: bu
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import iam
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import execution_role
@@ -67,29 +66,6 @@ def test_every_problem_is_reported_at_once(offline_main):
     result = offline_main(execution_role, **dict(BASE, name="bad name", permissions_boundary="x", tags={"aws:x": "1"}))
     for option in ("name", "permissions_boundary", "tags"):
         assert option + ":" in result["msg"], result["msg"]
-
-
-def test_documentation_matches_argument_spec():
-    doc = yaml.safe_load(execution_role.DOCUMENTATION)
-    assert doc["module"] == "execution_role"
-    assert doc["version_added"] == "0.1.0"
-    assert doc["extends_documentation_fragment"] == FRAGMENTS
-    spec = execution_role.ARGUMENT_SPEC
-    assert set(doc["options"]) == set(spec)
-    for option, arg in spec.items():
-        documented = doc["options"][option]
-        assert documented["type"] == arg.get("type", "str"), option
-        assert documented.get("default") == arg.get("default"), option
-        assert documented.get("choices") == arg.get("choices"), option
-        assert bool(documented.get("required")) == bool(arg.get("required")), option
-        assert documented.get("elements") == arg.get("elements"), option
-        assert documented.get("aliases") == arg.get("aliases"), option
-        assert documented["description"], option
-    options = set(doc["options"])
-    for task in yaml.safe_load(execution_role.EXAMPLES):
-        assert set(task["streamops.dynamodb_lambda.execution_role"]) <= options
-    for key, meta in yaml.safe_load(execution_role.RETURN).items():
-        assert {"description", "returned", "type", "sample"} <= set(meta), key
 
 
 @pytest.mark.parametrize("a, b", [

@@ -1,4 +1,4 @@
-"""DOCUMENTATION, EXAMPLES and RETURN of dynamodb_item and log_events_info agree with the argument spec.
+"""DOCUMENTATION, EXAMPLES and RETURN of every AWS module agree with its argument spec (one test for all).
 
 This is the part of ansible-test's validate-modules that matters most here, runnable offline.
 """
@@ -10,7 +10,8 @@ import importlib
 import pytest
 import yaml
 
-MODULES = ["dynamodb_item", "log_events_info"]
+MODULES = ["dynamodb_item", "dynamodb_stream", "dynamodb_stream_info", "execution_role", "log_events_info",
+           "stream_function", "stream_trigger", "stream_trigger_info"]
 FRAGMENTS = ["amazon.aws.common.modules", "amazon.aws.region.modules", "amazon.aws.boto3"]
 
 
@@ -35,6 +36,7 @@ def test_documentation_matches_argument_spec(name):
         assert documented.get("choices") == arg.get("choices"), option
         assert bool(documented.get("required")) == bool(arg.get("required")), option
         assert documented.get("elements") == arg.get("elements"), option
+        assert documented.get("aliases") == arg.get("aliases"), option
         assert documented["description"], option
 
 

@@ -4,7 +4,6 @@ No network: building an AWS client fails the test."""
 from __future__ import annotations
 
 import pytest
-import yaml
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import package as pkg
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import stream_function as sf
@@ -129,26 +128,3 @@ def test_function_view_reads_what_lambda_answers():
     assert sf.function_view(conf, {}) == {"runtime": "python3.12", "handler": "h.f", "role": ROLE, "description": "",
                                           "memory_size": 128, "timeout": 3, "environment_variables": {},
                                           "code_sha256": "abc=", "tags": {}}
-
-
-def test_documentation_matches_argument_spec():
-    doc = yaml.safe_load(sf.DOCUMENTATION)
-    assert doc["module"] == "stream_function" and str(doc["version_added"]) == "0.1.0"
-    assert doc["extends_documentation_fragment"] == ["amazon.aws.common.modules", "amazon.aws.region.modules",
-                                                     "amazon.aws.boto3"]
-    options = doc["options"]
-    assert set(options) == set(sf.ARGUMENT_SPEC)
-    for option, arg in sf.ARGUMENT_SPEC.items():
-        documented = options[option]
-        assert documented["type"] == arg.get("type", "str"), option
-        assert documented.get("default") == arg.get("default"), option
-        assert documented.get("choices") == arg.get("choices"), option
-        assert bool(documented.get("required")) == bool(arg.get("required")), option
-        assert documented.get("elements") == arg.get("elements"), option
-        assert documented.get("aliases") == arg.get("aliases"), option
-    returned = yaml.safe_load(sf.RETURN)
-    for key, spec in returned.items():
-        assert {"description", "returned", "type", "sample"} <= set(spec), key
-    tasks = yaml.safe_load(sf.EXAMPLES)
-    used = [t["streamops.dynamodb_lambda.stream_function"] for t in tasks]
-    assert used and all(set(args) <= set(options) for args in used)
