@@ -533,8 +533,8 @@ ARGUMENT_SPEC = dict(
     view_type=dict(type="str", default="NEW_AND_OLD_IMAGES", choices=list(VIEW_TYPES)),
     mark_owner=dict(type="bool", default=False),
     create_table=dict(type="dict", options=dict(
-        hash_key=dict(type="dict", required=True, options=KEY_SPEC),
-        range_key=dict(type="dict", options=KEY_SPEC),
+        hash_key=dict(type="dict", required=True, options=KEY_SPEC, no_log=False),
+        range_key=dict(type="dict", options=KEY_SPEC, no_log=False),
         tags=dict(type="dict", default={}),
     )),
     replace_unowned_stream=dict(type="bool", default=True),

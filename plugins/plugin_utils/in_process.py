@@ -94,6 +94,7 @@ def _warm_up():
         # Only speed depends on this; a missing library is reported by the module run itself.
         pass
 
+
 display = Display()
 
 LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
@@ -161,7 +162,7 @@ def run_module_in_fork(module_fqn, json_params):
         os.close(write_fd)
         with os.fdopen(read_fd, "rb") as pipe:
             stdout = pipe.read()
-        _, status = os.waitpid(pid, 0)
+        _pid, status = os.waitpid(pid, 0)
         err.seek(0)
         stderr = err.read()
     rc = os.waitstatus_to_exitcode(status)

@@ -344,7 +344,7 @@ def test_survives_throttling(run_module, aws, sandbox, pipeline):
 
 def test_call_budget_rerun_and_absent(run_module, aws, pipeline, sandbox):
     """A re-run reads the function and lists once; absent lists once and needs neither the function nor the table."""
-    stream_arn, _ = pipeline
+    stream_arn = pipeline[0]
     by_arn = {"function_name": FUNCTION, "stream_arn": stream_arn}  # as the role calls it in setup
     assert run_module("stream_trigger", **by_arn)["changed"] is True
     sandbox.reset_stats()

@@ -71,7 +71,7 @@ def test_every_problem_is_reported_at_once(offline_main):
 @pytest.mark.parametrize("a, b", [
     # statement order, key order, a single value versus a one-element list, action order
     ({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
-                                            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "q"}]},
+                                             {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": "q"}]},
      {"Statement": [{"Resource": "q", "Action": "sqs:SendMessage", "Effect": "Allow"},
                     {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}], "Version": "2012-10-17"}),
     ({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["a:B", "a:C"], "Resource": "*"}]},

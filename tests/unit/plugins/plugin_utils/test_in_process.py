@@ -86,7 +86,7 @@ def test_fork_runs_the_module_and_returns_its_json(fake_modules):
     assert rc == 0, stderr
     result = json.loads(stdout)
     assert result["changed"] is True and result["name"] == "x"
-    rc, stdout, _ = run_module_in_fork(f"{fake_modules}.ok", _params(name="y", _ansible_check_mode=True))
+    rc, stdout, _stderr = run_module_in_fork(f"{fake_modules}.ok", _params(name="y", _ansible_check_mode=True))
     assert json.loads(stdout)["changed"] is False
 
 
