@@ -277,6 +277,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import unqualified_function_arn
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
@@ -367,11 +368,6 @@ def apply_tags(current, wanted, purge):
     to_set, to_unset = compare_aws_tags(current or {}, wanted, purge)
     after = {k: v for k, v in dict(current or {}, **to_set).items() if k not in to_unset}
     return to_set, to_unset, after
-
-
-def unqualified(arn):
-    """arn:partition:lambda:region:account:function:name[:qualifier] -> without the qualifier."""
-    return ":".join(arn.split(":")[:7]) if arn else arn
 
 
 # --- reads ----------------------------------------------------------------------------------------------------
@@ -521,7 +517,7 @@ def ensure_function(module, lam, params, archive, sha, ops):
         ops.append("lambda:UntagResource")
     if module.check_mode:
         return before, after, conf
-    arn = unqualified(conf["FunctionArn"])
+    arn = unqualified_function_arn(conf["FunctionArn"])
     if config_changes:
         if busy(conf):
             conf = checked_ready(lam, name, params["wait_timeout"])
@@ -553,7 +549,7 @@ def run_present(module, lam, logs, params, archive, package):
     fn_before, fn_after, conf = ensure_function(module, lam, params, archive, sha, ops)
     result = {
         "changed": bool(ops), "operations": ops, "function_name": name,
-        "function_arn": unqualified(conf["FunctionArn"]) if conf else None,
+        "function_arn": unqualified_function_arn(conf["FunctionArn"]) if conf else None,
         "code_sha256": conf.get("CodeSha256") if conf and not module.check_mode else sha,
         "code_uploaded": "lambda:CreateFunction" in ops or "lambda:UpdateFunctionCode" in ops,
         "state": conf.get("State") if conf else None,
@@ -633,7 +629,7 @@ def run_absent(module, lam, logs, params):
               "function_name": name, "function_arn": None, "log_group_name": group_name,
               "log_group_arn": arn if "log_group" in after else None}
     if "function" in after:
-        result["function_arn"] = unqualified(found["Configuration"]["FunctionArn"])
+        result["function_arn"] = unqualified_function_arn(found["Configuration"]["FunctionArn"])
     if module._diff:
         result["diff"] = {"before": before, "after": after}
     return result

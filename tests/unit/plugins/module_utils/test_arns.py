@@ -71,6 +71,7 @@ def test_stream_arn_helpers():
 
 def test_function_arn_helpers():
     assert arns.unqualified_function_arn(FN + ":live") == FN
+    assert arns.unqualified_function_arn(FN + ":$LATEST") == FN and arns.unqualified_function_arn(FN) == FN
     assert arns.qualify(FN + ":3", "live") == FN + ":live"
     assert arns.qualify(FN, None) == FN
     assert arns.same_function(FN, FN + ":$LATEST")

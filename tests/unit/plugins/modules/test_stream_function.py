@@ -117,11 +117,6 @@ def test_apply_tags():
     assert (to_set, to_unset, after) == ({"a": "9"}, [], {"a": "9", "b": "2"})
 
 
-def test_unqualified_arn():
-    arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
-    assert sf.unqualified(arn + ":$LATEST") == arn and sf.unqualified(arn) == arn and sf.unqualified(None) is None
-
-
 def test_function_view_reads_what_lambda_answers():
     conf = {"Runtime": "python3.12", "Handler": "h.f", "Role": ROLE, "Description": "", "MemorySize": 128,
             "Timeout": 3, "CodeSha256": "abc="}
