@@ -275,6 +275,9 @@ def install(requirements, runtime, architecture=DEFAULT_ARCHITECTURE, cache_dir=
             json.dump({"format": CACHE_FORMAT, "distributions": distributions, "pip": pip_version(),
                        "runtime": runtime, "architecture": architecture}, handle, sort_keys=True, indent=1)
         os.chmod(staging, 0o755)
+        if os.path.isdir(entry) and _read_manifest(entry) is None:
+            # Entries appear whole (rename below), so one without its manifest was damaged or is of an older format.
+            shutil.rmtree(entry)
         try:
             # Atomic: a reader sees either no entry or a complete one.
             os.rename(staging, entry)
