@@ -242,8 +242,8 @@ def install(requirements, runtime, architecture=DEFAULT_ARCHITECTURE, cache_dir=
     except OSError as exc:
         raise PackageError("requirements: cannot read %s: %s" % (requirements, exc.strerror or exc))
     if pip_version() is None:
-        raise PackageError("requirements: installing %s needs pip for %s (python -m pip)" % (requirements,
-                                                                                              sys.executable))
+        raise PackageError("requirements: installing %s needs pip for %s (python -m pip)"
+                           % (requirements, sys.executable))
     extra_pip_args = list(extra_pip_args)
     key = cache_key(data, runtime, architecture, extra_pip_args)
     root = os.path.expanduser(cache_dir) if cache_dir else default_cache_dir()

@@ -40,9 +40,9 @@ def pip_runs(monkeypatch):
     runs = []
     real = subprocess.run
 
-    def marker(argv, *args, **kwargs):
+    def marker(argv, **kwargs):
         runs.append(argv)
-        return real(argv, *args, **kwargs)
+        return real(argv, check=kwargs.pop("check", False), **kwargs)
 
     monkeypatch.setattr(deps.subprocess, "run", marker)
     return runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import subprocess
 import tarfile
 import zipfile
 
@@ -71,3 +72,20 @@ def wheelhouse(tmp_path_factory):
 def local_index(wheelhouse):
     """extra_pip_args that make pip use only the wheelhouse."""
     return ["--no-index", "--find-links", str(wheelhouse)]
+
+
+@pytest.fixture
+def pip_calls(monkeypatch):
+    """The argv of every pip run dependencies makes (each still runs)."""
+    # Imported here: at conftest import time the collection loader has not set the collection up yet.
+    from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import dependencies
+
+    calls = []
+    real = subprocess.run
+
+    def spy(argv, **kwargs):
+        calls.append(argv)
+        return real(argv, check=kwargs.pop("check", False), **kwargs)
+
+    monkeypatch.setattr(dependencies.subprocess, "run", spy)
+    return calls

@@ -5,27 +5,12 @@ No network: pip installs only from the wheelhouse fixture (--no-index --find-lin
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import dependencies as deps
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import PackageError
-
-
-@pytest.fixture
-def pip_calls(monkeypatch):
-    """Every pip run, recorded (and still run)."""
-    calls = []
-    real = subprocess.run
-
-    def spy(argv, *args, **kwargs):
-        calls.append(argv)
-        return real(argv, *args, **kwargs)
-
-    monkeypatch.setattr(deps.subprocess, "run", spy)
-    return calls
 
 
 def requirements(tmp_path, text, name="requirements.txt"):

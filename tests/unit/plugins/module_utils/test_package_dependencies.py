@@ -5,12 +5,10 @@ No network: pip installs only from the wheelhouse fixture."""
 from __future__ import annotations
 
 import io
-import subprocess
 import zipfile
 
 import pytest
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import dependencies as deps
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import package as pkg
 
 HANDLER = "import tiny\n\n\ndef lambda_handler(event, context):\n    return tiny.main()\n"
@@ -23,19 +21,6 @@ def src(tmp_path):
     (root / "handler.py").write_text(HANDLER)
     (root / "requirements.txt").write_text("tiny==1.0\n")
     return root
-
-
-@pytest.fixture
-def pip_calls(monkeypatch):
-    calls = []
-    real = subprocess.run
-
-    def spy(argv, *args, **kwargs):
-        calls.append(argv)
-        return real(argv, *args, **kwargs)
-
-    monkeypatch.setattr(deps.subprocess, "run", spy)
-    return calls
 
 
 def build(src, cache, local_index, **options):
