@@ -5,7 +5,9 @@ No network: pip installs only from the wheelhouse fixture (--no-index --find-lin
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -198,6 +200,35 @@ def test_a_damaged_entry_is_not_a_cache_hit_and_is_replaced(tmp_path, local_inde
     assert again["cached"] is False and again["distributions"] == [{"name": "dep", "version": "1.0"}]
     assert deps.install(path, "python3.12", "arm64", str(tmp_path / "c"), local_index)["cached"] is True
     assert len(pip_calls) == 2
+
+
+def test_two_builds_racing_for_one_key_both_succeed_and_leave_one_entry(tmp_path, local_index, monkeypatch):
+    both_running = threading.Barrier(2, timeout=60)
+    real = subprocess.run
+
+    def pip_after_the_other_started(argv, **kwargs):
+        both_running.wait()  # so both missed the cache and both will rename onto the same entry
+        return real(argv, check=kwargs.pop("check", False), **kwargs)
+
+    monkeypatch.setattr(deps.subprocess, "run", pip_after_the_other_started)
+    path = requirements(tmp_path, "tiny==1.0\n")
+    results, errors = [], []
+
+    def build():
+        try:
+            results.append(deps.install(path, "python3.12", "arm64", str(tmp_path / "c"), local_index))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            errors.append(exc)
+
+    threads = [threading.Thread(target=build) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert [r["cached"] for r in results] == [False, False]
+    assert results[0]["path"] == results[1]["path"] and results[0]["distributions"] == results[1]["distributions"]
+    assert os.listdir(str(tmp_path / "c")) == [results[0]["key"]]
 
 
 def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
