@@ -58,6 +58,13 @@ UNREACHABLE = re.compile(
     r"NewConnectionError|Failed to establish a new connection|Could not fetch URL|ProxyError|SSLError"
     r"|Temporary failure in name resolution|Name or service not known|Max retries exceeded|ConnectTimeout"
     r"|Network is unreachable")
+# pip settings that change how it talks or what it caches, never which files it installs: a change of one is no
+# reason to run pip again.
+PIP_SETTINGS_WITHOUT_EFFECT = frozenset((
+    "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_DEFAULT_TIMEOUT", "PIP_TIMEOUT", "PIP_RETRIES",
+    "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_PROGRESS_BAR", "PIP_NO_INPUT", "PIP_NO_COLOR", "PIP_QUIET", "PIP_VERBOSE",
+    "PIP_LOG", "PIP_ROOT_USER_ACTION",
+))
 NO_MATCH = re.compile(r"No matching distribution found for (\S+)")
 FROM_VERSIONS = re.compile(r"Could not find a version that satisfies the requirement (\S+) \(from versions: ([^)]*)\)")
 
@@ -115,7 +122,8 @@ def pip_version():
 
 def _pip_configuration():
     """pip's settings from the environment and its configuration files, which change what it installs."""
-    settings = {key: value for key, value in os.environ.items() if key.startswith("PIP_")}
+    settings = {key: value for key, value in os.environ.items()
+                if key.startswith("PIP_") and key not in PIP_SETTINGS_WITHOUT_EFFECT}
     # https://pip.pypa.io/en/stable/topics/configuration/#location
     candidates = [os.environ.get("PIP_CONFIG_FILE") or "", "/etc/pip.conf",
                   os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "pip", "pip.conf"),

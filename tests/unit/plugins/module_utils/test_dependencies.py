@@ -113,10 +113,23 @@ def test_any_input_that_changes_what_pip_installs_changes_the_key(tmp_path, loca
     assert second["cached"] is False and len(pip_calls) == 2
 
 
-def test_cache_key_does_not_depend_on_where_requirements_live(tmp_path):
+def test_cache_key_ignores_pip_settings_that_do_not_change_what_it_installs(monkeypatch):
     one = deps.cache_key(b"tiny==1.0\n", "python3.12", "arm64", ["--no-index"])
-    assert one == deps.cache_key(b"tiny==1.0\n", "python3.12", "arm64", ["--no-index"])
     assert one != deps.cache_key(b"tiny==1.0\n", "python3.12", "arm64", [])
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    monkeypatch.setenv("PIP_DEFAULT_TIMEOUT", "5")
+    assert one == deps.cache_key(b"tiny==1.0\n", "python3.12", "arm64", ["--no-index"])
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://mirror.example/simple")
+    assert one != deps.cache_key(b"tiny==1.0\n", "python3.12", "arm64", ["--no-index"])
+
+
+def test_cache_key_follows_pip_configuration_files(monkeypatch, tmp_path):
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nindex-url = https://one.example/simple\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    one = deps.cache_key(b"dep\n", "python3.12", "arm64")
+    config.write_text("[global]\nindex-url = https://two.example/simple\n")
+    assert deps.cache_key(b"dep\n", "python3.12", "arm64") != one
 
 
 @pytest.mark.parametrize("requirement,architecture,named", [
