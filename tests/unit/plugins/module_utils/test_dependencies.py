@@ -233,7 +233,7 @@ def test_two_builds_racing_for_one_key_both_succeed_and_leave_one_entry(tmp_path
         except Exception as exc:  # pylint: disable=broad-exception-caught
             errors.append(exc)
 
-    threads = [threading.Thread(target=build) for _ in range(2)]
+    threads = [threading.Thread(target=build) for _thread in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
