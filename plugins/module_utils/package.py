@@ -6,8 +6,9 @@
 
 The archive's bytes depend only on the files' names, contents and executable bits (sorted entries, fixed
 timestamps, fixed permissions, no ``__pycache__`` or compiled Python), so its base64 SHA-256 (``code_sha256``)
-equals the ``CodeSha256`` Lambda reports for code uploaded from it. Bad input raises ``PackageError`` whose message
-starts with the option at fault (``src:``, ``handler:``, ``runtime:``).
+equals the ``CodeSha256`` Lambda reports for code uploaded from it. A ``requirements.txt`` is installed for the
+function's platform (``dependencies``) and its tree joins the same archive. Bad input raises ``PackageError`` whose
+message starts with the option at fault (``src:``, ``handler:``, ``runtime:``, ``requirements:``, ...).
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ import stat
 import tempfile
 import zipfile
 
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import dependencies
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import DIRECT_UPLOAD_LIMIT
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import PackageError
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import UNZIPPED_LIMIT
+
+__all__ = ["DIRECT_UPLOAD_LIMIT", "PackageError", "UNZIPPED_LIMIT", "build", "build_archive",
+           "build_deployment_package", "code_sha256", "collect", "package", "write_if_changed"]
+
+REQUIREMENTS_FILE = "requirements.txt"
 ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", "*.pyo")
 # 1980-01-01 is the earliest time a zip entry can carry.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 LANGUAGE_SUFFIXES = {"python": (".py",), "nodejs": (".js", ".mjs", ".cjs")}
-
-
-class PackageError(Exception):
-    """Bad input; the message starts with the option at fault."""
 
 
 def _excluded(relative, patterns):
@@ -172,11 +178,48 @@ def write_atomically(dest, data):
         raise
 
 
-def build_archive(src, exclude=(), handler=None, runtime=None):
-    """Validate src (and handler/runtime when given) and return (archive bytes, entry names) without writing."""
+def requirements_file(src, requirements, runtime):
+    """The requirements file to install, or None.
+
+    requirements: None (install src/requirements.txt when there is one and the runtime is Python), False (never),
+    True (src/requirements.txt, which must exist) or a path (relative paths are relative to src).
+    """
+    if requirements is False:
+        return None
+    if requirements is None:
+        path = os.path.join(src, REQUIREMENTS_FILE)
+        if not os.path.isfile(path) or (runtime and not runtime.startswith("python")):
+            return None
+        if not runtime:
+            raise PackageError("runtime: %s holds %s; installing it needs the function's runtime (python3.N), or set "
+                               "requirements to false to package it as a plain file" % (src, REQUIREMENTS_FILE))
+        return path
+    path = os.path.join(src, REQUIREMENTS_FILE) if requirements is True else \
+        os.path.join(src, os.path.expanduser(requirements))
+    if not os.path.isfile(path):
+        raise PackageError("requirements: %s is not a file" % path)
+    if not runtime:
+        raise PackageError("runtime: installing requirements %s needs the function's runtime (python3.N)" % path)
+    return path
+
+
+def unzipped_size(entries):
+    return sum(os.path.getsize(path) for _name, path in entries)
+
+
+def build_deployment_package(src, exclude=(), handler=None, runtime=None, architecture=dependencies.DEFAULT_ARCHITECTURE,
+                             requirements=None, cache_dir=None, extra_pip_args=(), layers_unzipped_size=0):
+    """Validate src, install its requirements for Lambda's platform (or reuse the cache) and build the archive.
+
+    Writes nothing but the dependency cache. Returns a dict: ``data`` (archive bytes), ``files`` (entry names),
+    ``sha256`` (Lambda's CodeSha256), ``size``, ``unzipped_size`` (code and dependencies), ``needs_s3`` (over
+    Lambda's direct-upload limit, so the code must be uploaded through S3), ``requirements`` (the file installed
+    or None), ``dependencies`` ([{name, version}]) and ``cached`` (True when the dependencies came from the cache).
+    """
     if not os.path.isdir(src):
         raise PackageError("src: %s is not a directory" % src)
-    if runtime and not handler:
+    requirements_path = requirements_file(src, requirements, runtime)
+    if runtime and not handler and not requirements_path:
         raise PackageError("runtime: checking a runtime needs handler as well")
     entries = collect(src, exclude)
     if not entries:
@@ -184,7 +227,40 @@ def build_archive(src, exclude=(), handler=None, runtime=None):
     names = [name for name, _path in entries]
     if handler:
         check_handler(src, set(names), handler, runtime)
-    return build(entries), names
+    installed = {"distributions": [], "cached": False}
+    code_size = unzipped_size(entries)
+    deps_size = 0
+    if requirements_path:
+        installed = dependencies.install(requirements_path, runtime, architecture, cache_dir, extra_pip_args)
+        # The function's own files win over a dependency's file of the same name.
+        own = set(names)
+        deps = [(name, path) for name, path in collect(installed["path"]) if name not in own]
+        deps_size = unzipped_size(deps)
+        entries = sorted(entries + deps)
+        names = [name for name, _path in entries]
+    total = code_size + deps_size + (layers_unzipped_size or 0)
+    # Checked before compressing: Lambda rejects it whatever the upload path.
+    if total > UNZIPPED_LIMIT:
+        raise PackageError(
+            "src: the function unzips to %d bytes (code %d, dependencies %d, layers %d), over Lambda's limit of %d "
+            "bytes (250 MB) for a function and its layers" % (total, code_size, deps_size, layers_unzipped_size or 0,
+                                                              UNZIPPED_LIMIT))
+    data = build(entries)
+    return {"data": data, "files": names, "sha256": code_sha256(data), "size": len(data),
+            "unzipped_size": code_size + deps_size, "needs_s3": len(data) > DIRECT_UPLOAD_LIMIT,
+            "requirements": requirements_path, "dependencies": installed["distributions"],
+            "cached": installed["cached"]}
+
+
+def build_archive(src, exclude=(), handler=None, runtime=None, **options):
+    """Validate src (and handler/runtime when given) and return (archive bytes, entry names) without writing.
+
+    options are build_deployment_package's; requirements defaults to False here, so callers that do not pass the
+    function's architecture never install dependencies for the wrong one.
+    """
+    options.setdefault("requirements", False)
+    built = build_deployment_package(src, exclude, handler, runtime, **options)
+    return built["data"], built["files"]
 
 
 def write_if_changed(dest, data):
@@ -195,14 +271,21 @@ def write_if_changed(dest, data):
     return current != data, current
 
 
-def package(src, dest, exclude=(), handler=None, runtime=None, check_mode=False):
-    """Build the archive for src; write it to dest unless unchanged or check_mode. Returns the result dict."""
-    data, names = build_archive(src, exclude, handler, runtime)
+def package(src, dest, exclude=(), handler=None, runtime=None, check_mode=False, **options):
+    """Build the archive for src; write it to dest unless unchanged or check_mode. Returns the result dict.
+
+    options are build_deployment_package's (architecture, requirements, cache_dir, extra_pip_args,
+    layers_unzipped_size); the dependency cache is filled in check mode too, as it is not the task's output.
+    """
+    built = build_deployment_package(src, exclude, handler, runtime, **options)
+    data, names = built["data"], built["files"]
     current = read_bytes(dest)
     changed = current != data
     if changed and not check_mode:
         write_atomically(dest, data)
-    result = {"changed": changed, "path": dest, "sha256": code_sha256(data), "size": len(data), "files": names}
+    result = {"changed": changed, "path": dest, "sha256": built["sha256"], "size": built["size"], "files": names}
+    for key in ("unzipped_size", "needs_s3", "requirements", "dependencies", "cached"):
+        result[key] = built[key]
     result["diff"] = {
         "before": {"sha256": code_sha256(current) if current is not None else None, "files": archive_names(current)},
         "after": {"sha256": result["sha256"], "files": names},

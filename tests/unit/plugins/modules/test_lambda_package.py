@@ -180,3 +180,75 @@ def test_missing_or_empty_source(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(lp.PackageError, match=r"^src: .* holds no files"):
         lp.package(str(tmp_path / "empty"), str(tmp_path / "a.zip"))
+
+
+@pytest.fixture
+def deps_src(src):
+    (src / "requirements.txt").write_text("tiny==1.0\n")
+    return src
+
+
+def deps_args(deps_src, tmp_path, local_index, **extra):
+    return {"src": str(deps_src), "dest": str(tmp_path / "fn.zip"), "handler": "handler.lambda_handler",
+            "runtime": "python3.12", "cache_dir": str(tmp_path / "cache"), "extra_pip_args": local_index, **extra}
+
+
+def test_module_installs_requirements_for_the_architecture_and_reuses_the_cache(deps_src, tmp_path, local_index):
+    args = deps_args(deps_src, tmp_path, local_index, architecture="arm64")
+    checked = run_main(args, check=True)
+    assert checked["changed"] is True and not (tmp_path / "fn.zip").exists()
+    assert checked["dependencies"] == [{"name": "dep", "version": "2.0"}, {"name": "tiny", "version": "1.0"}]
+    assert checked["cached"] is False and checked["needs_s3"] is False
+    assert checked["requirements"] == str(deps_src / "requirements.txt")
+    real = run_main(args)
+    assert real["changed"] is True and real["cached"] is True and real["sha256"] == checked["sha256"]
+    with zipfile.ZipFile(tmp_path / "fn.zip") as archive:
+        assert "tiny/__init__.py" in archive.namelist()
+    again = run_main(args)
+    assert again["changed"] is False and again["cached"] is True
+    assert again["size"] == (tmp_path / "fn.zip").stat().st_size and again["unzipped_size"] > 0
+
+
+def test_module_reports_the_requirement_without_a_wheel_and_writes_nothing(deps_src, tmp_path, local_index):
+    (deps_src / "requirements.txt").write_text("cext\n")
+    result = run_main(deps_args(deps_src, tmp_path, local_index, architecture="arm64"))
+    assert result["failed"] is True
+    assert result["msg"].startswith("requirements: %s: no wheel of 'cext' for python3.12 on arm64"
+                                    % (deps_src / "requirements.txt"))
+    assert not (tmp_path / "fn.zip").exists()
+    assert run_main(deps_args(deps_src, tmp_path, local_index, architecture="x86_64"))["changed"] is True
+
+
+@pytest.mark.parametrize("value,installed", [(False, False), ("no", False), ("false", False), (True, True),
+                                             ("yes", True), ("requirements.txt", True)])
+def test_module_requirements_option_is_a_boolean_or_a_path(deps_src, tmp_path, local_index, value, installed):
+    result = run_main(deps_args(deps_src, tmp_path, local_index, requirements=value))
+    assert ("tiny/__init__.py" in result["files"]) is installed
+    assert bool(result["dependencies"]) is installed
+
+
+@pytest.mark.parametrize("extra,message", [
+    ({"architecture": "aarch64"}, "value of architecture must be one of: x86_64, arm64, got: aarch64"),
+    ({"requirements": "nope.txt"}, "requirements: {src}/nope.txt is not a file"),
+    ({"requirements": ["a"]}, "requirements: ['a'] is neither a boolean nor a path"),
+    ({"layers_unzipped_size": -1}, "layers_unzipped_size: -1 is negative"),
+    ({"runtime": None, "handler": None}, "runtime: {src} holds requirements.txt"),
+])
+def test_module_bad_dependency_options_fail_naming_them(deps_src, tmp_path, local_index, extra, message):
+    args = {k: v for k, v in deps_args(deps_src, tmp_path, local_index, **extra).items() if v is not None}
+    result = run_main(args)
+    assert result["failed"] is True
+    assert message.format(src=deps_src) in result["msg"]
+    assert not (tmp_path / "fn.zip").exists()
+
+
+def test_module_documents_every_option_it_accepts():
+    import yaml
+
+    documented = yaml.safe_load(lp.DOCUMENTATION)["options"]
+    returned = yaml.safe_load(lp.RETURN)
+    for name in ("architecture", "requirements", "cache_dir", "extra_pip_args", "layers_unzipped_size"):
+        assert documented[name]["description"]
+    assert documented["architecture"]["choices"] == list(lp.ARCHITECTURES)
+    for name in ("dependencies", "cached", "unzipped_size", "needs_s3", "requirements"):
+        assert {"returned", "type", "sample"} <= set(returned[name])
