@@ -59,7 +59,7 @@ TAIL_BYTES = 4096
 # How many environments may run handlers at once, over all functions (the machine's share, not Lambda's 1000),
 # and how many may exist at all (idle ones beyond this are evicted, least recently used first).
 MAX_CONCURRENT_PROCESSES = 8
-# Seconds an idle environment lives when the sandbox has no config knob (library use without a SandboxApp).
+# Seconds an idle environment lives when there is no SandboxApp to read the knob from.
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 # Lambda's synchronous payload quotas (request and response), in bytes.
 MAX_SYNC_REQUEST_BYTES = 6291456
@@ -445,7 +445,7 @@ class _Runtime:
         with self.lock:
             self.busy.discard(env)
             keep = healthy and not env.retired and not env.exited and not self.stopping \
-                and env.generation == self.generation
+                and env.generation == self.generation and _idle_timeout() > 0
             if keep:
                 self.idle[env.key].append(env)
         if not keep:
