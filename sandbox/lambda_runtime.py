@@ -1061,6 +1061,11 @@ def install(app: SandboxApp) -> None:
     for operation in ("CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "DeleteFunction"):
         app.after("lambda", operation, _retire_after_change)
     app.on_reset(_RUNTIME.reset)
+    # Services that invoke functions on their own behalf (SNS, log subscriptions, S3) go through the resource
+    # policy check and then this runtime.
+    from . import service_invoke
+
+    service_invoke.install()
     if _RUNTIME.reaper is None or not _RUNTIME.reaper.is_alive():
         _RUNTIME.reaper = threading.Thread(target=_reaper_loop, name="lambda-env-reaper", daemon=True)
         _RUNTIME.reaper.start()
