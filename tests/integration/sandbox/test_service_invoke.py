@@ -113,3 +113,24 @@ def test_log_subscription_filter_needs_a_permission_for_cloudwatch_logs(aws, lam
     (event,) = wait_for(aws, "log-target", 1)
     data = json.loads(gzip.decompress(base64.b64decode(event["awslogs"]["data"])))
     assert data["logGroup"] == "app" and [e["message"] for e in data["logEvents"]] == ["ok"]
+
+
+def test_s3_notification_needs_a_permission_for_the_bucket(aws, lam, recorder):
+    """https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html: S3
+    invokes a notification's function only when the function's resource policy grants s3.amazonaws.com
+    lambda:InvokeFunction for that bucket (SourceArn) and account (SourceAccount)."""
+    s3 = aws("s3")
+    arn = recorder("s3-target")
+    s3.create_bucket(Bucket="uploads")
+    s3.put_bucket_notification_configuration(Bucket="uploads", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_object(Bucket="uploads", Key="denied.txt", Body=b"x")
+    lam.add_permission(FunctionName="s3-target", StatementId="wrong-account", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::uploads", SourceAccount="111111111111")
+    s3.put_object(Bucket="uploads", Key="wrong-account.txt", Body=b"x")
+    lam.add_permission(FunctionName="s3-target", StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::uploads", SourceAccount="123456789012")
+    s3.put_object(Bucket="uploads", Key="allowed.txt", Body=b"x")
+    wait_for(aws, "s3-target", 1)
+    keys = [e["Records"][0]["s3"]["object"]["key"] for e in received(aws, "s3-target")]
+    assert keys == ["allowed.txt"]
