@@ -25,6 +25,7 @@ import base64
 import collections
 import datetime as dt
 import fcntl
+import importlib.util
 import io
 import json
 import math
@@ -77,7 +78,12 @@ _SIGNAL_WORDS = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault",
 
 # awslambdaric's telemetry frames start with 0xA55A00xx (xx = format and level); see FramedTelemetryLogSink.
 _FRAME_MAGIC = b"\xa5\x5a\x00"
+_FRAME_TYPES = {0x02, 0x03, 0x0A, 0x0B, 0x0E, 0x0F, 0x12, 0x13, 0x16, 0x17, 0x1A, 0x1B}
 _FRAME_HEADER = 16
+
+
+def _frame_start(buffer: bytearray, at: int) -> bool:
+    return buffer.startswith(_FRAME_MAGIC, at) and len(buffer) > at + 3 and buffer[at + 3] in _FRAME_TYPES
 
 
 @dataclass
@@ -169,6 +175,7 @@ class _Environment:
         self.invocations = 0
         self.last_used = time.monotonic()
         self.max_rss_kb = 0
+        runtime.cache_dir.mkdir(parents=True, exist_ok=True)  # removed by a previous sandbox's shutdown
         self.home = Path(tempfile.mkdtemp(prefix="env-", dir=runtime.cache_dir))
         self.opt_dir = self.home / "opt"
         self.opt_dir.mkdir()
@@ -212,9 +219,10 @@ class _Environment:
         threading.Thread(target=self._wait_exit, name=f"lambda-env-{self.function_name}", daemon=True).start()
 
     def kill(self) -> None:
-        if self.proc is None:  # never started: nothing runs, only the directory to remove
+        if self.proc is None:  # never started: nothing runs, only the socket and the directory to remove
             with self.cv:
                 self.retired = True
+            self.server.server_close()
             shutil.rmtree(self.home, ignore_errors=True)
             return
         with self.cv:
@@ -331,7 +339,7 @@ class _Environment:
 
     def _parse(self, buffer: bytearray) -> None:
         while buffer:
-            if buffer.startswith(_FRAME_MAGIC) or (len(buffer) < 3 and _FRAME_MAGIC.startswith(bytes(buffer))):
+            if _frame_start(buffer, 0) or (len(buffer) < 4 and (_FRAME_MAGIC + b"\x02").startswith(bytes(buffer))):
                 if len(buffer) < _FRAME_HEADER:
                     return
                 length = int.from_bytes(buffer[4:8], "big")
@@ -345,6 +353,8 @@ class _Environment:
                 continue
             newline = buffer.find(b"\n")
             frame = buffer.find(_FRAME_MAGIC)
+            while frame != -1 and len(buffer) > frame + 3 and not _frame_start(buffer, frame):
+                frame = buffer.find(_FRAME_MAGIC, frame + 1)  # those bytes were the function's own output
             if newline == -1 and frame == -1:
                 return  # an unfinished line: wait for the rest (or the next barrier)
             if frame != -1 and (newline == -1 or frame < newline):
@@ -490,10 +500,6 @@ class _Runtime:
         self.kill_all()
         _LOGGING_CONFIGS.clear()
 
-    def environments(self) -> list[_Environment]:
-        with self.lock:
-            return list(self.busy) + [env for envs in self.idle.values() for env in envs]
-
 
 _RUNTIME = _Runtime()
 _APP: SandboxApp | None = None
@@ -575,6 +581,14 @@ def _runtime_version(fn: Any) -> str:
     return f"{found[1]}.{found[2]}" if found else f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
+def _find_runtime_dir() -> str:
+    spec = importlib.util.find_spec("awslambdaric")
+    return str(Path(spec.origin).parent) if spec and spec.origin else ""
+
+
+_RUNTIME_DIR = _find_runtime_dir()
+
+
 def _function_env(fn: Any, region: str, version: str, stream: str, code_dir: Path, opt_dir: Path, tmp_dir: Path,
                   logging_config: dict[str, str]) -> dict[str, str]:
     # Lambda's search path: the task root, then the layers' /opt/python/lib/python3.X/site-packages and
@@ -593,7 +607,7 @@ def _function_env(fn: Any, region: str, version: str, stream: str, code_dir: Pat
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
         "LAMBDA_TASK_ROOT": str(code_dir),
-        "LAMBDA_RUNTIME_DIR": str(Path(__import__("awslambdaric").__file__).parent),
+        "LAMBDA_RUNTIME_DIR": _RUNTIME_DIR,
         "_HANDLER": fn.handler or "",
         "PYTHONPATH": os.pathsep.join(python_path),
         # Lambda's /tmp is per environment; the sandbox cannot give each one its own /tmp, so it points
@@ -878,6 +892,9 @@ def _run(env: _Environment, fn: Any, invocation: _Invocation, invoked_arn: str) 
 
 def _prepare(env: _Environment, fn: Any) -> tuple[str, str] | None:
     """Unpack layers, check compiled modules, start the process. A problem is (error type, message)."""
+    if not _RUNTIME_DIR:
+        return ("Runtime.Unavailable", "The sandbox's Python has no awslambdaric (the runtime interface client): "
+                                       "pip install -r requirements-sandbox.txt")
     try:
         env.unpack_layers(getattr(env, "layer_zips", []))
     except (zipfile.BadZipFile, OSError) as exc:

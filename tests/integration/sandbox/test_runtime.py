@@ -415,3 +415,32 @@ def test_the_function_runs_under_awslambdaric(aws, lam, make_function):
     messages = log_messages(aws, "ric-broken")
     assert any(m.startswith("INIT_REPORT Init Duration: ") and m.endswith(
         "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError") for m in messages)
+
+
+def test_output_order_and_boundaries(aws, lam, make_function):
+    """https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html: print() output and logging records both
+    reach CloudWatch Logs, in the order the function wrote them; a logging record stays one event even with
+    newlines, stderr is captured too, and module-level output (the init phase) comes before START."""
+    make_function("ordered", """
+        import logging, sys
+        print("at import")
+        logger = logging.getLogger()
+        def main(event, context):
+            print("one")
+            logger.warning("two\\nstill two")
+            print("three", end="")
+            logger.warning("four")
+            sys.stderr.write("five\\n")
+            print("six")
+    """)
+    response = invoke(lam, "ordered")[0]
+    request_id = response["ResponseMetadata"]["RequestId"]
+    messages = log_messages(aws, "ordered")
+    start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
+    assert messages.index("at import") < start
+    body = messages[start + 1:-2]
+    assert body[0] == "one"
+    assert re.fullmatch(rf"\[WARNING\]\t\S+\t{request_id}\ttwo\nstill two", body[1])
+    assert body[2] == "three"
+    assert body[3].endswith("\tfour")
+    assert body[4:] == ["five", "six"]
