@@ -254,3 +254,33 @@ def test_a_timeout_or_crash_discards_the_environment(aws, lam, make_function):
     after_crash = invoke(lam, "fragile")[1]
     assert after_crash["calls"] == 1 and after_crash["pid"] != after_timeout["pid"]
     assert "Init Duration:" in _reports(aws, "fragile")[-1]
+
+
+def test_the_stream_poller_retries_a_throttled_batch(aws, lam, make_function):
+    """configuration-concurrency.html / with-ddb.html: a stream batch that is throttled (reserved concurrency
+    0) is retried, not dropped; once the function may run again, the record arrives."""
+    ddb = aws("dynamodb")
+    stream = ddb.create_table(
+        TableName="throttled", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"][
+        "LatestStreamArn"]
+    make_function("stream-target", "def main(event, context):\n    print('GOT', len(event['Records']))\n")
+    lam.put_function_concurrency(FunctionName="stream-target", ReservedConcurrentExecutions=0)
+    created = lam.create_event_source_mapping(FunctionName="stream-target", EventSourceArn=stream,
+                                              StartingPosition="TRIM_HORIZON")
+    deadline = time.monotonic() + 30
+    while lam.get_event_source_mapping(UUID=created["UUID"])["State"] != "Enabled":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    ddb.put_item(TableName="throttled", Item={"pk": {"S": "a"}})
+    deadline = time.monotonic() + 30
+    while "PROBLEM" not in lam.get_event_source_mapping(UUID=created["UUID"]).get("LastProcessingResult", ""):
+        assert time.monotonic() < deadline, "the poller never tried the throttled function"
+        time.sleep(0.05)
+    assert not any(m.startswith("GOT") for m in log_messages(aws, "stream-target"))
+    lam.delete_function_concurrency(FunctionName="stream-target")
+    deadline = time.monotonic() + 30
+    while "GOT 1" not in log_messages(aws, "stream-target"):
+        assert time.monotonic() < deadline, "the throttled record was never delivered"
+        time.sleep(0.1)
