@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--reps N] [--scale 1,10,50] [--only floor,peer,ours,scale]
+"""python -m bench [--quick] [--reps N] [--scale 1,10,50] [--only floor,peer,ours,scale,invoke] [--commit REV]
 
 Starts its own sandbox on a free port, measures the floor (boto3), the peer (bench/peer/, a naive playbook) and
 ours (playbooks/setup.yml and teardown.yml) side by side in one run, and writes bench/RESULTS.md plus the raw
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import floor, report
+from . import floor, invoke, report
 from .runner import BENCH, OUTPUT, ROOT, Sample, measure, run_playbook
 from .sandbox_proc import REGION, SandboxProcess
 
@@ -213,7 +213,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", help="comma-separated pipeline counts for ours (default 1,10,50)")
     parser.add_argument("--scale-teardown", action="store_true",
                         help="also time teardown.yml at scale (slow; by default the sandbox is reset instead)")
-    parser.add_argument("--only", default="floor,peer,ours,scale", help="parts to run (default: all)")
+    parser.add_argument("--only", default="floor,peer,ours,scale,invoke", help="parts to run (default: all)")
+    parser.add_argument("--invoke-reps", type=int, default=3,
+                        help="cold starts measured by the invoke part (each followed by 5 warm calls)")
+    parser.add_argument("--commit", default="HEAD",
+                        help="the commit to measure (default HEAD; e.g. an older one for a before/after figure)")
     parser.add_argument("--iam-pause", type=int, default=10, help="the peer's fixed pause after creating the role")
     parser.add_argument("--latency-probes", type=int, default=3, help="sandbox write->log probes per floor run")
     parser.add_argument("--port", type=int, help="sandbox port (default: a free one)")
@@ -238,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     started = time.monotonic()
     OUTPUT.mkdir(parents=True, exist_ok=True)
-    commit = git("rev-parse", "HEAD") or "unknown"
+    commit = git("rev-parse", args.commit) or "unknown"
     meta: dict[str, Any] = {
         "commit": commit,
         "tree": "working tree (may include uncommitted changes)" if args.working_tree else f"git archive of {commit}",
@@ -282,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             write(partial=True)
         if "scale" in args.only:
             bench.run_scale(after=lambda: write(partial=True))
+        if "invoke" in args.only:
+            print("invoke latency (boto3 Invoke of the blueprint; PutItem -> log)", flush=True)
+            invoke.measure(sb, bench.latency, args.invoke_reps)
+            write(partial=True)
         summary = write(partial=False)
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
           f"in {meta['elapsed']:.0f} s\n", flush=True)

@@ -283,6 +283,22 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
                          f"max {max(values):.2f} (n={len(values)})")
         else:
             lines.append(f"- {label}: not measured")
+    invoke_rows = (("invoke cold", "cold invoke (environments dropped; boto3 Invoke round trip)"),
+                   ("invoke warm", "warm invoke (the call right after another)"),
+                   ("invoke->log", "invoke->log (Invoke sent -> the handler's line in FilterLogEvents)"),
+                   ("write->log first", "write->log, first record after setup (PutItem -> log line)"),
+                   ("write->log next", "write->log, following records"))
+    if any(latency.get(key) for key, _label in invoke_rows):
+        lines += ["", "## Invocation latency", "",
+                  "`python -m bench --only invoke` (`bench/invoke.py`): the walkthrough's blueprint invoked "
+                  "through boto3; seconds.", ""]
+        for key, label in invoke_rows:
+            values = latency.get(key) or []
+            if values:
+                lines.append(f"- {label}: median {statistics.median(values):.3f} s, min {min(values):.3f}, "
+                             f"max {max(values):.3f} (n={len(values)})")
+            else:
+                lines.append(f"- {label}: not measured")
     failures = [(k, s.failures) for k, s in summary.items() if s.failures]
     if failures:
         lines += ["", "## Failed runs", ""]

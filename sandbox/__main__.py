@@ -26,12 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poller-start-delay", type=float, default=0.0, metavar="S",
                         help="a LATEST mapping begins polling S seconds after creation")
     parser.add_argument("--seed", type=int, default=None, help="seed for the throttling draw")
+    # Lambda execution environments (sandbox/lambda_runtime.py).
+    parser.add_argument("--environment-idle-timeout", type=float, default=SandboxConfig.environment_idle_timeout,
+                        metavar="S", help="reap a Lambda execution environment idle for S seconds (0: never reuse "
+                                          "one; default %(default)s)")
     args = parser.parse_args(argv)
     config = SandboxConfig()
     try:
         config.update({"throttle": args.throttle, "iam_propagation_delay": args.iam_propagation_delay,
                        "mapping_transition": args.mapping_transition, "poller_start_delay": args.poller_start_delay,
                        "seed": args.seed})
+        config.update({"environment_idle_timeout": args.environment_idle_timeout})
     except ValueError as exc:
         parser.error(str(exc))
 

@@ -20,6 +20,11 @@ class SandboxConfig:
     # Seed for the throttling draw, so a failing run can be replayed.
     seed: int | None = None
 
+    # --- Lambda execution environments (sandbox/lambda_runtime.py) ---
+    # Seconds an idle execution environment is kept warm before it is reaped (Lambda keeps them for an
+    # undocumented while). 0: none is kept, every invocation is a cold start.
+    environment_idle_timeout: float = 300.0
+
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:

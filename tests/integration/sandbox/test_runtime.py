@@ -389,3 +389,58 @@ def test_reset_clears_functions_and_their_logs(aws, lam, make_function, sandbox)
     assert aws("logs").describe_log_groups()["logGroups"] == []
     with pytest.raises(ClientError):
         lam.get_function(FunctionName="gone")
+
+
+def test_the_function_runs_under_awslambdaric(aws, lam, make_function):
+    """https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html and python-context.html: the environment
+    runs AWS's runtime interface client, which polls the Runtime API (AWS_LAMBDA_RUNTIME_API) and builds the
+    context object; an init failure is answered with the client's payload, whose requestId is empty because
+    no request was running yet."""
+    make_function("ric", """
+        import os, sys
+        def main(event, context):
+            return {"context_class": type(context).__module__ + "." + type(context).__name__,
+                    "runtime_api": os.environ.get("AWS_LAMBDA_RUNTIME_API"),
+                    "ric_loaded": "awslambdaric.bootstrap" in sys.modules,
+                    "client_context": context.client_context, "identity": type(context.identity).__name__}
+    """)
+    got = invoke(lam, "ric")[1]
+    assert got["context_class"] == "awslambdaric.lambda_context.LambdaContext"
+    assert got["ric_loaded"] is True
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", got["runtime_api"])
+    assert got["client_context"] is None and got["identity"] == "CognitoIdentity"
+    make_function("ric-broken", {"handler.py": "import not_installed_anywhere\n"})
+    payload = invoke(lam, "ric-broken")[1]
+    assert payload["errorType"] == "Runtime.ImportModuleError" and payload["requestId"] == ""
+    messages = log_messages(aws, "ric-broken")
+    assert any(m.startswith("INIT_REPORT Init Duration: ") and m.endswith(
+        "Phase: init\tStatus: error\tError Type: Runtime.ImportModuleError") for m in messages)
+
+
+def test_output_order_and_boundaries(aws, lam, make_function):
+    """https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html: print() output and logging records both
+    reach CloudWatch Logs, in the order the function wrote them; a logging record stays one event even with
+    newlines, stderr is captured too, and module-level output (the init phase) comes before START."""
+    make_function("ordered", """
+        import logging, sys
+        print("at import")
+        logger = logging.getLogger()
+        def main(event, context):
+            print("one")
+            logger.warning("two\\nstill two")
+            print("three", end="")
+            logger.warning("four")
+            sys.stderr.write("five\\n")
+            print("six")
+    """)
+    response = invoke(lam, "ordered")[0]
+    request_id = response["ResponseMetadata"]["RequestId"]
+    messages = log_messages(aws, "ordered")
+    start = messages.index(f"START RequestId: {request_id} Version: $LATEST")
+    assert messages.index("at import") < start
+    body = messages[start + 1:-2]
+    assert body[0] == "one"
+    assert re.fullmatch(rf"\[WARNING\]\t\S+\t{request_id}\ttwo\nstill two", body[1])
+    assert body[2] == "three"
+    assert body[3].endswith("\tfour")
+    assert body[4:] == ["five", "six"]
