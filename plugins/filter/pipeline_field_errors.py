@@ -104,7 +104,8 @@ def _errors(entry, spec, prefix):
     unknown = [key for key in entry if key not in spec]
     suggested = set()
     for key in unknown:
-        close = difflib.get_close_matches(str(key), [name for name in spec if name not in entry], n=1)
+        # Every known field is a candidate, given or not: "tabel_name" beside a "table_name" is still a typo of it.
+        close = difflib.get_close_matches(str(key), list(spec), n=1)
         if close:
             suggested.add(close[0])
             errors.append("unknown field %s%s (did you mean %s%s?)" % (prefix, key, prefix, close[0]))

@@ -92,3 +92,28 @@ def test_a_refusal_names_the_role_variable(run_playbook, sandbox):
     assert "table_stream_create_table: is false and table 'nope_table' does not exist" in output(proc), \
         proc.stdout[-4000:]
     assert sandbox.stats()["writes"] == 0
+
+
+@pytest.mark.parametrize("variables,message", [
+    ({"stream_trigger_batch_size": 0}, "stream_trigger_batch_size: must be between 1 and 10000, got 0"),
+    ({"stream_trigger_filters": ["{not json"]}, "stream_trigger_filters[0]: is not valid JSON"),
+])
+def test_a_trigger_module_error_names_the_role_variable(run_playbook, sandbox, variables, message):
+    sandbox.reset_stats()
+    proc = run_playbook(ONE_ROLE, {"role_under_test": "stream_trigger", "stream_trigger_function_name": "fn",
+                                   "stream_trigger_table_name": "users_post", **variables})
+    assert proc.returncode != 0
+    assert message in output(proc), proc.stdout[-4000:]
+    assert proc.stdout.count("fatal: [localhost]") == 1, proc.stdout[-4000:]
+    assert sandbox.stats()["total"] == 0
+
+
+def test_an_execution_role_module_error_names_the_role_variable(run_playbook, sandbox):
+    sandbox.reset_stats()
+    proc = run_playbook(ONE_ROLE, {
+        "role_under_test": "execution_role", "execution_role_name": "fn role!", "execution_role_function_name": "fn",
+        "execution_role_stream_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"})
+    assert proc.returncode != 0
+    assert "execution_role_name: 'fn role!' is not a valid IAM role name" in output(proc), proc.stdout[-4000:]
+    assert proc.stdout.count("fatal: [localhost]") == 1, proc.stdout[-4000:]
+    assert sandbox.stats()["writes"] == 0

@@ -29,6 +29,7 @@ BASE = {"table_name": "orders", "function_name": "orders_fn"}
 
 @pytest.mark.parametrize("entry,expected", [
     ({"tabel_name": "orders", "function_name": "f"}, ["unknown field tabel_name (did you mean table_name?)"]),
+    ({**BASE, "tabel_name": "x"}, ["unknown field tabel_name (did you mean table_name?)"]),
     ({**BASE, "trigger": {"batchsize": 1}}, ["unknown field trigger.batchsize (did you mean trigger.batch_size?)"]),
     ({**BASE, "table_hash_key": {"nme": "id"}},
      ["unknown field table_hash_key.nme (did you mean table_hash_key.name?)"]),
