@@ -18,9 +18,11 @@ name: pipeline_field_errors
 version_added: 0.1.0
 short_description: Problems with the fields of one pipeline description, as a list of messages
 description:
-  - Checks one mapping against an argument-spec-like description of its fields (C(type), C(required),
+  - >-
+    Checks one mapping against an argument-spec-like description of its fields (C(type), C(required),
     C(choices), C(elements), C(options) for nested mappings) and returns one message per problem, each starting
-    with the field as the user wrote it (C(trigger.batch_size: ...)). An empty list means valid.
+    with the field as the user wrote it (for example C(trigger.batch_size), then the problem). An empty list
+    means valid.
   - An unknown field is reported as C(unknown field tabel_name (did you mean table_name?)) when a known field is
     close enough; a required field that such a suggestion already points at is not reported again as missing.
   - A null value counts as not given (as in an argument spec), so it is only an error for a required field.

@@ -12,10 +12,11 @@ name: pipeline_name_error
 version_added: 0.1.0
 short_description: The problem with one resource name or ARN, in words, or an empty string
 description:
-  - Checks a table, function or role name, or a permissions boundary, on-failure destination or KMS key ARN,
+  - >-
+    Checks a table, function or role name, or a permissions boundary, on-failure destination or KMS key ARN,
     against the rule AWS applies to it, without calling AWS. The message states the rule in words and quotes the
-    value (C(must be a Lambda function name (1-64 characters: letters, digits, '-' and '_'), got 'Lambda demo'
-    (11 characters))).
+    value, for example "must be a Lambda function name (1-64 characters, letters, digits, '-' and '_'), got
+    'Lambda demo' (11 characters)".
 options:
   _input:
     description: The value.
