@@ -97,3 +97,20 @@ def test_validate_playbook_checks_without_aws(run_playbook, sandbox):
                         {"streamops_pipelines": [{"table_name": "orders", "function_name": "orders_fn"}]})
     assert good.returncode == 0, good.stdout[-4000:]
     assert sandbox.stats()["total"] == 0
+
+
+def test_a_refused_view_type_change_names_the_pipeline_field(run_playbook, aws, sandbox):
+    aws("dynamodb").create_table(
+        TableName="orders", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "order_id", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    sandbox.reset_stats()
+    proc = run_playbook(SETUP, {"streamops_pipelines": [
+        {"name": "orders", "table_name": "orders", "function_name": "orders_fn", "table_create": False}]})
+    assert proc.returncode != 0
+    assert ("streamops_pipelines[0] (orders): view_type: table 'orders' already has a KEYS_ONLY stream that this"
+            " collection did not enable" in text(proc)), proc.stdout[-4000:]
+    # A pipeline has no field for the role's override, so the message does not offer it.
+    assert "table_stream_" not in text(proc).split("fatal:")[-1], proc.stdout[-4000:]
+    assert sandbox.stats()["writes"] == 0
