@@ -20,6 +20,28 @@ _FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 # A qualifier is $LATEST, a version number, or an alias (1-128 chars, not all digits).
 _QUALIFIER = re.compile(r"^(\$LATEST|[0-9]+|[a-zA-Z0-9_-]{1,128})$")
 _TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")
+# The same rules in words, for messages that state the rule rather than print the pattern.
+FUNCTION_NAME_RULE = "1-64 characters: letters, digits, '-' and '_'"
+TABLE_NAME_RULE = "3-255 characters: letters, digits, '_', '-' and '.'"
+
+
+def _name_problem(value, pattern, what, rule):
+    """None when *value* matches *pattern*; else a message that quotes the value and states *rule* in words."""
+    if isinstance(value, str) and pattern.match(value):
+        return None
+    if not isinstance(value, str):
+        return "must be %s (%s), got %s %r" % (what, rule, type(value).__name__, value)
+    return "must be %s (%s), got %r (%d characters)" % (what, rule, value, len(value))
+
+
+def function_name_problem(name):
+    """What is wrong with a plain Lambda function name (no ARN, no qualifier), or None."""
+    return _name_problem(name, _FUNCTION_NAME, "a Lambda function name", FUNCTION_NAME_RULE)
+
+
+def table_name_problem(name):
+    """What is wrong with a DynamoDB table name, or None."""
+    return _name_problem(name, _TABLE_NAME, "a DynamoDB table name", TABLE_NAME_RULE)
 
 
 def parse_arn(text):
@@ -47,8 +69,7 @@ def require_service(text, services):
 
 def validate_table_name(name):
     if not isinstance(name, str) or not _TABLE_NAME.match(name):
-        raise ValueError("%r is not a valid DynamoDB table name (3-255 characters: letters, digits, '_', '-', '.')"
-                         % (name,))
+        raise ValueError("%r is not a valid DynamoDB table name (%s)" % (name, TABLE_NAME_RULE))
     return name
 
 
@@ -109,7 +130,7 @@ def parse_function_ref(text):
         name, qualifier = pieces[0], (pieces[1] if len(pieces) == 2 else None)
         base = None
     if not _FUNCTION_NAME.match(name):
-        raise ValueError("function name %r is invalid: 1-64 characters, letters, digits, '-' and '_' only" % (name,))
+        raise ValueError("function name %r is invalid: %s only" % (name, FUNCTION_NAME_RULE))
     if qualifier is not None and not _QUALIFIER.match(qualifier):
         raise ValueError("function qualifier %r is invalid: $LATEST, a version number or an alias name" % (qualifier,))
     return FunctionRef(name, qualifier, base)

@@ -83,7 +83,7 @@ def normalise_pattern(pattern):
 def _check_int(errors, params, option, low, high):
     value = params.get(option)
     if value is not None and not low <= value <= high:
-        errors.append("%s must be between %d and %d, got %r" % (option, low, high, value))
+        errors.append("%s: must be between %d and %d, got %r" % (option, low, high, value))
 
 
 def validate_params(params):
@@ -107,31 +107,31 @@ def validate_params(params):
         _check_int(errors, params, option, low, high)
     age = params.get("maximum_record_age")
     if age is not None and age != -1 and not 60 <= age <= 604800:
-        errors.append("maximum_record_age must be -1 (no limit) or between 60 and 604800 seconds, got %r" % (age,))
+        errors.append("maximum_record_age: must be -1 (no limit) or between 60 and 604800 seconds, got %r" % (age,))
     if params.get("starting_position") is not None and params["starting_position"] not in STARTING_POSITIONS:
-        errors.append("starting_position must be one of %s, got %r"
+        errors.append("starting_position: must be one of %s, got %r"
                       % (", ".join(STARTING_POSITIONS), params["starting_position"]))
     if params.get("on_failure_destination"):
         try:
             require_service(params["on_failure_destination"], ("sqs", "sns"))
         except ValueError as exc:
-            errors.append("on_failure_destination must be an SQS queue or SNS topic ARN: %s" % exc)
+            errors.append("on_failure_destination: must be an SQS queue or SNS topic ARN: %s" % exc)
     if params.get("kms_key_arn"):
         try:
             require_service(params["kms_key_arn"], ("kms",))
         except ValueError as exc:
-            errors.append("kms_key_arn must be a KMS key ARN: %s" % exc)
+            errors.append("kms_key_arn: must be a KMS key ARN: %s" % exc)
     for metric in params.get("metrics") or ():
         if metric not in METRICS:
-            errors.append("metrics: allowed values are %s, got %r" % (", ".join(METRICS), metric))
+            errors.append("metrics: must be one of %s, got %r" % (", ".join(METRICS), metric))
     for index, pattern in enumerate(params.get("filters") or ()):
         try:
             text = normalise_pattern(pattern)
         except ValueError as exc:
-            errors.append("filters[%d] %s" % (index, exc))
+            errors.append("filters[%d]: %s" % (index, exc))
             continue
         if len(text) > MAX_PATTERN_LENGTH:
-            errors.append("filters[%d] is %d characters; Lambda allows at most %d per pattern"
+            errors.append("filters[%d]: is %d characters; Lambda allows at most %d per pattern"
                           % (index, len(text), MAX_PATTERN_LENGTH))
     for key, value in (params.get("tags") or {}).items():
         if not isinstance(value, str):
@@ -140,7 +140,7 @@ def validate_params(params):
             errors.append("tags: key %r uses the reserved prefix 'aws:'" % (key,))
     timeout = params.get("wait_timeout")
     if timeout is not None and not 1 <= timeout <= MAX_WAIT_TIMEOUT:
-        errors.append("wait_timeout must be between 1 and %d seconds, got %r" % (MAX_WAIT_TIMEOUT, timeout))
+        errors.append("wait_timeout: must be between 1 and %d seconds, got %r" % (MAX_WAIT_TIMEOUT, timeout))
     return errors
 
 

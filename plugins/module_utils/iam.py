@@ -23,6 +23,8 @@ LAMBDA_TRUST_POLICY = {
 }
 
 _ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+# The same rule in words, for messages that state the rule rather than print the pattern.
+ROLE_NAME_RULE = "1-64 characters: letters, digits and +=,.@_-"
 _POLICY_NAME = re.compile(r"^[\w+=,.@-]{1,128}$")
 # arn:<partition>:iam::<account or "aws">:policy/<optional path/>name
 _POLICY_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}|aws):policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$")
@@ -34,9 +36,17 @@ DESCRIPTION_MAX_CHARS = 1000
 
 def check_role_name(option, name):
     if not isinstance(name, str) or not _ROLE_NAME.match(name):
-        return ("%s: %r is not a valid IAM role name (1-64 characters: letters, digits and +=,.@_-)"
-                % (option, name))
+        return "%s: %r is not a valid IAM role name (%s)" % (option, name, ROLE_NAME_RULE)
     return None
+
+
+def role_name_problem(name):
+    """What is wrong with an IAM role name, or None (the words of check_role_name without the option)."""
+    if isinstance(name, str) and _ROLE_NAME.match(name):
+        return None
+    if not isinstance(name, str):
+        return "must be an IAM role name (%s), got %s %r" % (ROLE_NAME_RULE, type(name).__name__, name)
+    return "must be an IAM role name (%s), got %r (%d characters)" % (ROLE_NAME_RULE, name, len(name))
 
 
 def check_policy_name(option, name):

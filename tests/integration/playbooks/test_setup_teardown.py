@@ -72,6 +72,9 @@ def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playb
     assert re.search(r"^TASK \[[^\]]*: Read the table's key schema and stream\][ *]*\nskipping: \[users_post\]",
                      proc.stdout, re.M), proc.stdout[-4000:]
     assert "INSERT, MODIFY and REMOVE seen as NEW_AND_OLD_IMAGES promises" in text(proc)
+    # The printed table names each key attribute beside its value.
+    assert re.search(r"MODIFY\s+user_id=streamops-verify-a\d-[0-9a-f]{8}, post_id=probe\s+v1\s+v2\s+ok", proc.stdout), \
+        proc.stdout[-4000:]
     report = reports(tmp_path)["users_post"]
     assert report["passed"] is True and report["view_type"] == "NEW_AND_OLD_IMAGES"
     # The walkthrough's table: MODIFY carries old+new, INSERT new only, REMOVE old only.
@@ -89,9 +92,12 @@ def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playb
     # The probe was removed, and verify never wrote anything else.
     assert aws("dynamodb").scan(TableName="users_post")["Items"] == []
 
-    again = run_playbook(SETUP, None, "--skip-tags", "verify")
+    # Verify on: its probe leaves nothing behind, so a second setup reports no change at all (what verify saw is in
+    # its output and report).
+    again = run_playbook(SETUP, {"streamops_verify_report_dir": str(tmp_path)})
     ok(again)
-    assert recap(again)["users_post"]["changed"] == 0, again.stdout[-4000:]
+    assert "INSERT, MODIFY and REMOVE seen as NEW_AND_OLD_IMAGES promises" in text(again)
+    assert recap(again)["users_post"]["changed"] == 0, changed_tasks(again, "users_post")
 
     # verify.yml alone builds its probe from the table's real key (one read), whatever key settings the pipeline
     # description carries: they only apply to a table the collection creates.
@@ -131,11 +137,12 @@ def test_invalid_pipeline_list_fails_before_any_aws_call(run_playbook, sandbox):
     pipelines[2]["view_type"] = "KEYS_ONLY"
     duplicate = run_playbook(SETUP, {"streamops_pipelines": pipelines})
     assert duplicate.returncode != 0
-    assert "duplicate name orders in streamops_pipelines entries 0, 1" in text(duplicate)
+    assert ("streamops_pipelines[1] (orders): name: duplicate 'orders', also the name of streamops_pipelines[0] (orders)"
+            in text(duplicate))
 
     missing = run_playbook(TEARDOWN, {"streamops_pipelines": [{"name": "x", "function_name": "f"}]})
     assert missing.returncode != 0
-    assert "streamops_pipelines[0] (x): missing required arguments: table_name" in text(missing)
+    assert "streamops_pipelines[0] (x): table_name: required field missing" in text(missing)
     assert sandbox.stats()["total"] == 0
 
 

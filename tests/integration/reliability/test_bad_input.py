@@ -74,7 +74,8 @@ def _cases() -> list[Case]:
     one("starting_position_at_timestamp", (r"starting_position", r"AT_TIMESTAMP"),
         trigger={"starting_position": "AT_TIMESTAMP"})
     one("metrics_unknown", (r"metrics", r"ByteCount"), trigger={"metrics": ["ByteCount"]})
-    one("trigger_field_typo", (r"batchsize",), trigger={"batchsize": 10})
+    one("trigger_field_typo", (r"unknown field trigger\.batchsize \(did you mean trigger\.batch_size\?\)",),
+        trigger={"batchsize": 10})
     # Filters: JSON event patterns (EventBridge syntax), at most 4096 characters each.
     one("filter_not_json", (r"filter", r"not json|json|pars|decod"), trigger={"filters": ["{not json"]})
     one("filter_not_an_object", (r"filter", r"object|mapping|dict"), trigger={"filters": ["[1, 2]"]})
@@ -105,7 +106,7 @@ def _cases() -> list[Case]:
     specs.append(("function_name_65", lambda t: [_pipeline(t, function_name=t + "-" + "f" * (64 - len(t)))],
                   (r"function_name", r"64")))
     specs.append(("function_name_bad_chars", lambda t: [_pipeline(t, function_name=t + " fn!")],
-                  (r"function_name", r"fn!")))
+                  (r"function_name: must be a Lambda function name", r"'ri\d+ fn!'")))
     one("handler_directory_missing", (r"function_source|src", r"/nonexistent/ri-handler"),
         function_source="/nonexistent/ri-handler")
     one("handler_function_not_defined", (r"handler", r"no_such_function"),
@@ -127,7 +128,7 @@ def _cases() -> list[Case]:
     one("permissions_boundary_not_an_arn", (r"permissions_boundary", r"not-a-policy"),
         permissions_boundary="not-a-policy")
     # The pipeline list itself.
-    one("unknown_field", (r"tabel_name",), tabel_name="x")
+    one("unknown_field", (r"unknown field tabel_name \(did you mean table_name\?\)",), tabel_name="x")
     specs.append(("function_name_missing", lambda t: [{"name": t, "table_name": f"{t}-table", "verify": False}],
                   (r"function_name", r"required|missing")))
     specs.append(("list_empty", lambda t: [], (r"streamops_pipelines", r"non-empty|empty")))
@@ -269,6 +270,14 @@ def test_creates_nothing(h, bad_input_run: Run, case: Case) -> None:
     created = [name for name in h.resource_names(bad_input_run.after)
                if case.token in name and name not in h.resource_names(bad_input_run.before)]
     assert not created, f"{case.id} left {created} behind (messages: {bad_input_run.outcomes[case.id].messages})"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_message_states_rules_in_words(bad_input_run: Run, case: Case) -> None:
+    """No bare regular expression in what the user reads, and every problem of an entry names its field."""
+    outcome = bad_input_run.outcomes[case.id]
+    assert not re.search(r"\^\[|\{\d+,\d+\}\$|does not match \^", outcome.text), outcome.text
+    assert "Supported parameters include" not in outcome.text, outcome.text
 
 
 def test_sandbox_unchanged_and_no_write_call(h, bad_input_run: Run) -> None:

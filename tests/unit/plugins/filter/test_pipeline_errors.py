@@ -1,0 +1,80 @@
+"""The pipelines role's message filters: fields named as the user wrote them, rules in words, values quoted."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.streamops.dynamodb_lambda.plugins.filter.pipeline_field_errors import pipeline_field_errors
+from ansible_collections.streamops.dynamodb_lambda.plugins.filter.pipeline_name_error import pipeline_name_error
+
+ROOT = Path(__file__).resolve().parents[4]
+
+
+def entry_spec():
+    """The pipelines role's entry spec with its one template (the key spec) filled in."""
+    data = yaml.safe_load((ROOT / "roles" / "pipelines" / "vars" / "main.yml").read_text())
+    spec = data["__pipelines_entry_spec"]
+    for key in ("table_hash_key", "table_range_key"):
+        spec[key]["options"] = data["__pipelines_key_spec"]
+    return spec
+
+
+BASE = {"table_name": "orders", "function_name": "orders_fn"}
+
+
+@pytest.mark.parametrize("entry,expected", [
+    ({"tabel_name": "orders", "function_name": "f"}, ["unknown field tabel_name (did you mean table_name?)"]),
+    ({**BASE, "tabel_name": "x"}, ["unknown field tabel_name (did you mean table_name?)"]),
+    ({**BASE, "trigger": {"batchsize": 1}}, ["unknown field trigger.batchsize (did you mean trigger.batch_size?)"]),
+    ({**BASE, "table_hash_key": {"nme": "id"}},
+     ["unknown field table_hash_key.nme (did you mean table_hash_key.name?)"]),
+    ({"function_name": "f"}, ["table_name: required field missing"]),
+    ({**BASE, "view_type": "new_image"},
+     ["view_type: must be one of KEYS_ONLY, NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, got 'new_image'"]),
+    ({**BASE, "trigger": {"batch_size": "lots"}}, ["trigger.batch_size: must be a whole number, got 'lots'"]),
+    ({**BASE, "trigger": {"metrics": ["ByteCount"]}}, ["trigger.metrics[0]: must be one of EventCount, got 'ByteCount'"]),
+    ({**BASE, "table_create": "perhaps"}, ["table_create: must be true or false, got 'perhaps'"]),
+    ({**BASE, "tags": ["a"]}, ["tags: must be a mapping, got ['a']"]),
+    ({**BASE, "zzzzzz": 1}, None),  # no close match: the known fields are listed
+    ({**BASE, "table_range_key": None, "trigger": {"batch_size": "10"}}, []),
+])
+def test_field_errors(entry, expected):
+    errors = pipeline_field_errors(entry, entry_spec())
+    if expected is None:
+        assert len(errors) == 1 and errors[0].startswith("unknown field zzzzzz (known fields: "), errors
+    else:
+        assert errors == expected
+
+
+@pytest.mark.parametrize("value,kind,expected", [
+    ("Lambda demo", "function_name",
+     "must be a Lambda function name (1-64 characters: letters, digits, '-' and '_'), got 'Lambda demo' (11 characters)"),
+    ("ab", "table_name", "must be a DynamoDB table name (3-255 characters: letters, digits, '_', '-' and '.'), got 'ab'"
+     " (2 characters)"),
+    ("a b", "role_name", "must be an IAM role name (1-64 characters: letters, digits and +=,.@_-), got 'a b' (3 characters)"),
+    ("my-queue", "on_failure_destination", "must be an SQS queue or SNS topic ARN, got 'my-queue'"),
+    ("arn:aws:s3:::k", "kms_key_arn", "must be a KMS key ARN, got 'arn:aws:s3:::k'"),
+    ("Lambda_demo_DynamoDB_stream", "function_name", ""),
+    ("users_post", "table_name", ""),
+    ("arn:aws:sqs:us-east-1:123456789012:q", "on_failure_destination", ""),
+    ("arn:aws:iam::123456789012:policy/boundary", "permissions_boundary", ""),
+])
+def test_name_errors_state_the_rule_in_words(value, kind, expected):
+    assert pipeline_name_error(value, kind) == expected
+    assert not re.search(r"\^|\$|\{\d", pipeline_name_error(value, kind))
+
+
+def test_field_names_in_the_mapping_follow_the_forward_mapping():
+    """__streamops_fields (role variable -> pipeline field, for messages) says exactly what the templates say."""
+    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    forward = {}
+    for variable, template in mapping.items():
+        match = re.fullmatch(r"\{\{ streamops_pipeline\.([\w.]+) \}\}", str(template))
+        if match:
+            forward[variable] = match.group(1)
+    assert mapping["__streamops_fields"] == forward
