@@ -101,7 +101,7 @@ def poll(read: Callable[[], T], done: Callable[[T], bool], timeout: float = 120.
 
 
 def retry_iam_propagation(call: Callable[[], T], timeout: float = 120.0) -> T:
-    """Retry the errors a not-yet-propagated role causes (SPEC pitfall 2), with backoff, inside a deadline."""
+    """Retry the errors a not-yet-propagated role causes (IAM is eventually consistent), with backoff, inside a deadline."""
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:

@@ -30,7 +30,7 @@ TABLE_CREATED_BY_TAG = "streamops:table-created-by"
 STREAM_ENABLED_BY_TAG = "streamops:stream-enabled-by"
 
 # AWSRetry already retries RequestLimitExceeded, Throttling and TooManyRequestsException; the rest are the
-# per-service spellings of "slow down" that it does not know (SPEC.md section 3, pitfall 7).
+# per-service spellings of "slow down" that it does not know; busy accounts see all of them.
 THROTTLING_ERROR_CODES = (
     "ThrottlingException",
     "TooManyRequestsException",

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Event source mappings from a DynamoDB stream to a Lambda function: validation, normalisation, comparison,
-and the AWS calls with the waits and retries they need (SPEC.md section 3).
+and the AWS calls with the waits and retries they need
+(https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html).
 
 Settings are handled in one shape, keyed by the stream_trigger option names, so the desired state (from module
 options) and the current state (from GetEventSourceMapping) compare field by field with AWS defaults filled in.
@@ -312,7 +313,7 @@ def get_mapping(client, uuid):
 
 
 def wait_stable(client, uuid, timeout, want_state=None):
-    """botocore has no waiter for mappings (pitfall 3): poll State until Enabled/Disabled (or *want_state*).
+    """botocore has no waiter for event source mappings: poll State until Enabled/Disabled (or *want_state*).
 
     Returns the mapping, or None if it disappeared meanwhile.
     """
@@ -324,14 +325,15 @@ def wait_stable(client, uuid, timeout, want_state=None):
 
 
 def wait_gone(client, uuid, timeout):
-    """Deleting lasts a while, and the same function+source cannot be mapped again until it ends (pitfall 3)."""
+    """Deleting lasts a while, and the same function+source cannot be mapped again until it ends
+    (ResourceConflictException)."""
     poll_state(lambda: get_mapping(client, uuid), timeout, lambda m: m is None,
                "event source mapping %s to be deleted" % uuid, lambda m: (m or {}).get("State", "gone"))
 
 
 def create_mapping(client, function_arn, stream_arn, settings, tags, timeout):
-    """CreateEventSourceMapping, retrying IAM propagation errors (pitfall 2) and a conflict with a mapping of the
-    same pair that is still Deleting (pitfall 3) with backoff until *timeout*."""
+    """CreateEventSourceMapping, retrying IAM propagation errors (a new role is not usable at once) and a
+    conflict with a mapping of the same pair that is still Deleting, with backoff until *timeout*."""
     request = dict(api_fields(settings), FunctionName=function_arn, EventSourceArn=stream_arn)
     if tags:
         request["Tags"] = dict(tags)

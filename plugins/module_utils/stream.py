@@ -53,7 +53,8 @@ def key_schema(table):
 
 
 def wait_table_active(client, table_name, timeout):
-    """UpdateTable returns while the table is UPDATING and rejects the next change until ACTIVE (pitfall 6).
+    """UpdateTable returns while the table is UPDATING and rejects the next change until ACTIVE
+    (ResourceInUseException).
 
     Returns the table (None if it disappeared while waiting).
     """

@@ -59,7 +59,8 @@ def retry_until_deadline(fn, retryable, timeout, initial=1.0, factor=1.5, max_de
 
 
 def is_iam_propagation_error(exc):
-    """Lambda's answers while a new execution role is not yet assumable (SPEC.md section 3, pitfall 2)."""
+    """Lambda's answers while a new execution role is not yet assumable: IAM is eventually consistent
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency)."""
     if error_code(exc) != "InvalidParameterValueException":
         return False
     message = error_message(exc).lower()
@@ -83,7 +84,8 @@ def poll_state(fn, timeout, done, what, describe=repr):
 # --- Lambda functions -----------------------------------------------------------------------------------------
 
 def wait_function_ready(client, function_name, timeout, qualifier=None):
-    """State Pending -> Active and LastUpdateStatus InProgress -> Successful before the next change (pitfall 4)."""
+    """State Pending -> Active and LastUpdateStatus InProgress -> Successful before the next change
+    (https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html)."""
     def read():
         kwargs = {"FunctionName": function_name}
         if qualifier:

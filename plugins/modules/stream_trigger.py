@@ -455,7 +455,8 @@ def ensure_present(module, client, found, function_arn, target, params):
     for old_mapping in to_delete:
         esm.delete_mapping(client, old_mapping["UUID"], timeout)
     for old_mapping in to_delete:
-        # A new mapping for the same function and stream is refused until the old one is gone (pitfall 3).
+        # A new mapping for the same function and stream is refused until the old one is gone
+        # (ResourceConflictException while it is Deleting).
         if params["wait"] or old_mapping.get("EventSourceArn") == target:
             esm.wait_gone(client, old_mapping["UUID"], timeout)
 

@@ -1,5 +1,5 @@
 """stream_trigger / stream_trigger_info against the sandbox: every option, check mode, diff, idempotence,
-replacement (new stream, starting position), and the SPEC.md section 3 pitfalls via the fault knobs."""
+replacement (new stream, starting position), and the AWS behaviours users meet (IAM propagation, transitions, throttling) via the fault knobs."""
 
 from __future__ import annotations
 
@@ -290,7 +290,7 @@ def test_info_lists_by_function_and_table(run_module, aws, pipeline):
     assert other.get("failed") is not True and other["mappings"] == []
 
 
-# --- SPEC.md section 3 pitfalls ----------------------------------------------------------------------------------
+# --- AWS behaviours users meet ---------------------------------------------------------------------------------------
 
 def test_iam_propagation_is_retried(run_module, aws, sandbox, pipeline):
     # 6 s: long enough that the module's first CreateEventSourceMapping lands inside the window even when a
@@ -356,7 +356,7 @@ def test_call_budget_rerun_and_absent(run_module, aws, pipeline, sandbox):
     gone = trigger(run_module, state="absent")
     assert gone["changed"] is True and len(gone["deleted"]) == 1
     calls = sandbox.stats()["calls"]
-    assert calls.pop("lambda:GetEventSourceMapping") >= 1  # waiting until it is gone (pitfall 3)
+    assert calls.pop("lambda:GetEventSourceMapping") >= 1  # waiting until it is gone
     assert calls == {"lambda:ListEventSourceMappings": 1, "lambda:DeleteEventSourceMapping": 1}
     assert mappings(aws) == []
 

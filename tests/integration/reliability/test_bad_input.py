@@ -59,7 +59,7 @@ def _cases() -> list[Case]:
     # Stream view type.
     one("view_type_unknown", (r"view_type", r"NEW_AND_OLD\b"), view_type="NEW_AND_OLD")
     one("view_type_lowercase", (r"view_type", r"new_image"), view_type="new_image")
-    # Event source mapping ranges (SPEC.md section 3).
+    # Event source mapping ranges (Lambda API reference, CreateEventSourceMapping).
     one("batch_size_0", (r"batch_size", r"\b0\b"), trigger={"batch_size": 0})
     one("batch_size_10001", (r"batch_size", r"10001"), trigger={"batch_size": 10001})
     one("batch_size_not_a_number", (r"batch_size", r"lots"), trigger={"batch_size": "lots"})

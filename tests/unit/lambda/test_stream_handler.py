@@ -1,4 +1,4 @@
-"""The stream handler against the documented DynamoDB stream record shape (SPEC.md section 3)."""
+"""The stream handler against the documented DynamoDB stream record shape (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Record.html)."""
 
 from __future__ import annotations
 
