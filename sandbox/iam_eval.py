@@ -75,15 +75,15 @@ def _document(text: Any) -> dict[str, Any]:
 
 
 def _default_version(policy: Any) -> Any:
-    return next(v for v in policy.versions if v.is_default)
+    return next(v for v in list(policy.versions) if v.is_default)
 
 
 def _fingerprint(account_id: str, role: Any) -> Any:
     # str hashes are cached by Python, so this stays cheap however long the documents are.
     inline = tuple(sorted((name, hash(doc if isinstance(doc, str) else json.dumps(doc, sort_keys=True)))
-                          for name, doc in role.policies.items()))
+                          for name, doc in list(role.policies.items())))
     attached = tuple(sorted((arn, p.default_version_id, hash(_default_version(p).document))
-                            for arn, p in role.managed_policies.items()))
+                            for arn, p in list(role.managed_policies.items())))
     boundary = getattr(role, "permissions_boundary_arn", None)
     boundary_state = None
     if boundary:
@@ -160,8 +160,9 @@ def _decide(statements: list[Any], action: str, resource: str) -> bool:
 
 
 def _load(account_id: str, role: Any) -> tuple[list[Any], list[Any] | None]:
-    documents = [_document(doc) for doc in role.policies.values()]
-    documents += [_document(_default_version(p).document) for p in role.managed_policies.values()]
+    # Copies first: pollers ask from their own threads while IAM calls may be changing these dicts.
+    documents = [_document(doc) for doc in list(role.policies.values())]
+    documents += [_document(_default_version(p).document) for p in list(role.managed_policies.values())]
     boundary = None
     if getattr(role, "permissions_boundary_arn", None):
         policy = _managed_policy(account_id, role.partition, role.permissions_boundary_arn)
@@ -289,4 +290,5 @@ def install(app: Any) -> None:
     config = app.config
     for operation in ROLE_POLICY_OPERATIONS:
         app.after("iam", operation, _wake_pollers)
+    app.after("lambda", "UpdateFunctionConfiguration", _wake_pollers)  # a new role may read where the old could not
     app.on_reset(reset)

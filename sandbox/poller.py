@@ -189,7 +189,12 @@ class Poller:
         from . import iam_eval
 
         m = self.mapping
-        return iam_eval.stream_read_problem(m.account, m.region, m.function_arn, m.event_source_arn)
+        try:
+            return iam_eval.stream_read_problem(m.account, m.region, m.function_arn, m.event_source_arn)
+        except Exception:  # an evaluation bug must not stop the shard's reader; it reads as if allowed
+            print(f"sandbox poller {m.uuid}: IAM evaluation failed:\n{traceback.format_exc()}", file=sys.stderr,
+                  flush=True)
+            return None
 
     def _next_batch(self, cursor: _Cursor) -> tuple[list[Any] | None, int]:
         """Collect the next batch; ([], seq) when only filtered-out records were found, (None, _) when idle."""
