@@ -65,7 +65,9 @@ def iam():
 
     iam_eval.reset()
     with mock_aws():
-        yield boto3.client("iam", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+        # Explicit AWS endpoints: the session's AWS_ENDPOINT_URL may point at the sandbox server, not at moto here.
+        yield boto3.client("iam", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing",
+                           endpoint_url="https://iam.amazonaws.com")
     iam_eval.reset()
 
 
@@ -191,8 +193,8 @@ def _function(name: str, role_arn: str) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("index.py", "def handler(e, c):\n    return 1\n")
-    boto3.client("lambda", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
-                 ).create_function(FunctionName=name, Runtime="python3.12", Role=role_arn, Handler="index.handler",
+    boto3.client("lambda", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing",
+                 endpoint_url=f"https://lambda.{REGION}.amazonaws.com").create_function(FunctionName=name, Runtime="python3.12", Role=role_arn, Handler="index.handler",
                                    Code={"ZipFile": buf.getvalue()})
 
 

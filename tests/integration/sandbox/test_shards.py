@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 REGION = "us-east-1"
@@ -351,3 +352,115 @@ def test_nothing_lost_over_rollovers_with_a_poison_record(aws, sandbox, tmp_path
     assert info["streamArn"] == stream and info["shardId"] in parent_of
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert elapsed < 60
+
+
+def test_latest_starts_after_the_newest_record_in_every_shard(aws, sandbox, tmp_path) -> None:
+    """LATEST: only records written after the mapping, even when older shards of the lineage exist."""
+    sandbox.configure(stream_shards=2, shard_rollover_records=3)
+    stream = make_table(aws)
+    write_versions(aws, keys=5, versions=2)  # 10 records, shards already rolled over
+    out = tmp_path / "out.txt"
+    make_function(aws, out)
+    lam = aws("lambda")
+    uuid = lam.create_event_source_mapping(FunctionName="recorder", EventSourceArn=stream,
+                                           StartingPosition="LATEST")["UUID"]
+    wait_for("mapping Enabled", lambda: lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled")
+    write_versions(aws, keys=5, versions=3)  # versions 0, 1 again and 2: 15 new records
+    wait_for("15 new records", lambda: len(processed(out)) >= 15)
+    time.sleep(0.3)
+    assert len(processed(out)) == 15  # the ten earlier ones would have come first, from the parent shards
+    assert len([s for s in describe_all(aws, stream) if "EndingSequenceNumber" in s["SequenceNumberRange"]]) >= 2
+
+
+def test_knobs_are_validated_live(sandbox) -> None:
+    import urllib.error
+    import urllib.request
+
+    for bad in ({"stream_shards": 0}, {"shard_rollover_records": -1}, {"shard_rollover_seconds": -1},
+                {"iam_evaluation": "maybe"}):
+        req = urllib.request.Request(sandbox.url + "/_sandbox/config", data=json.dumps(bad).encode(), method="POST")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(req, timeout=10)
+        assert info.value.code == 400, bad
+    assert sandbox.configure(stream_shards=3, shard_rollover_seconds=1.5, shard_rollover_records=10)[
+        "stream_shards"] == 3
+
+
+def test_knobs_at_start() -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", "--stream-shards", "3",
+                             "--shard-rollover-records", "7", "--shard-rollover-seconds", "60",
+                             "--no-iam-evaluation"], cwd=root, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ready = proc.stdout.readline()  # type: ignore[union-attr]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "'stream_shards': 3" in ready and "'shard_rollover_records': 7" in ready, ready
+    assert "'shard_rollover_seconds': 60.0" in ready and "'iam_evaluation': False" in ready, ready
+
+
+# --- in process: a stuck shard blocks only its own lineage ------------------------------------------------------
+
+class FakeResult:
+    def __init__(self, failed: bool):
+        self.status_code = 200
+        self.payload = b'{"errorMessage": "boom"}' if failed else b"{}"
+        self.function_error = "Unhandled" if failed else None
+        self.request_id = "req"
+        self.executed_version = "$LATEST"
+
+
+def test_a_failing_shard_blocks_its_own_keys_only(monkeypatch) -> None:
+    from moto import mock_aws
+
+    from sandbox import poller, streams
+    from sandbox.config import SandboxConfig
+    from sandbox.event_source_mappings import Mapping
+
+    streams.install()
+    monkeypatch.setattr(streams, "config", SandboxConfig(stream_shards=2))
+
+    def shard_index(key: str) -> int:
+        return 0 if streams._key_hash({"S": key}) < streams.HASH_SPACE // 2 else 1
+
+    keys = [f"k{i}" for i in range(40)]
+    poison = next(k for k in keys if shard_index(k) == 0)
+    same_shard = next(k for k in keys if shard_index(k) == 0 and k != poison)
+    other_shard = next(k for k in keys if shard_index(k) == 1)
+    calls: list[tuple[list[str], bool]] = []
+
+    def invoke(account: str, region: str, function: str, payload: bytes) -> FakeResult:
+        batch = [r["dynamodb"]["Keys"]["pk"]["S"] for r in json.loads(payload)["Records"]]
+        calls.append((batch, poison in batch))
+        return FakeResult(poison in batch)
+
+    with mock_aws():
+        # An explicit AWS endpoint: the session's AWS_ENDPOINT_URL points at the sandbox server, not at moto here.
+        ddb = boto3.client("dynamodb", region_name=REGION, aws_access_key_id="testing",
+                           aws_secret_access_key="testing", endpoint_url=f"https://dynamodb.{REGION}.amazonaws.com")
+        arn = ddb.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                               KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                               AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                               StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+                               )["TableDescription"]["LatestStreamArn"]
+        for key in (poison, same_shard, other_shard):
+            ddb.put_item(TableName="t", Item={"pk": {"S": key}})
+        m = Mapping(uuid="00000000-aaaa-bbbb-cccc-000000000001", account="123456789012", region=REGION,
+                    function_arn="arn:aws:lambda:us-east-1:123456789012:function:fake", event_source_arn=arn,
+                    starting_position="TRIM_HORIZON", state="Enabled", batch_size=10)
+        p = poller.Poller(m, invoke=invoke, send_failure=lambda *_: None).start()
+        try:
+            wait_for("the other shard delivered and the poison retried", lambda: (
+                [other_shard] in [b for b, _ in calls] and sum(bad for _, bad in calls) >= 4))
+        finally:
+            p.stop()
+            streams.reset()
+    delivered_ok = [k for batch, bad in calls if not bad for k in batch]
+    assert delivered_ok == [other_shard]
+    assert all(batch == [poison, same_shard] for batch, bad in calls if bad)
