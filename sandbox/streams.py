@@ -52,7 +52,7 @@ HASH_SPACE = 1 << 128
 
 
 def _knob(name: str, default: float) -> float:
-    return float(getattr(config, name, default) or default) if config is not None else default
+    return float(getattr(config, name, default)) if config is not None else default
 
 
 class Shard:
@@ -244,7 +244,6 @@ def _roll(stream: Any, shard: Shard) -> None:
         stream.sandbox_shards.append(Shard(stream, shard.id, middle, shard.high))
     else:
         stream.sandbox_shards.append(Shard(stream, shard.id, shard.low, shard.high))
-    stream.sandbox_rollovers += 1
 
 
 def roll_due(stream: Any) -> None:
@@ -277,7 +276,6 @@ def _patched_init(original: Callable[..., None]) -> Callable[..., None]:
         self.sandbox_stream_arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
         self.sandbox_label = table.latest_stream_label
         self.sandbox_view_type = (table.stream_specification or {}).get("StreamViewType")
-        self.sandbox_rollovers = 0
         count = max(1, int(_knob("stream_shards", 1)))
         bounds = [HASH_SPACE * i // count for i in range(count + 1)]
         self.sandbox_shards = [Shard(self, None, bounds[i], bounds[i + 1]) for i in range(count)]
