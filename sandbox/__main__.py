@@ -30,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--environment-idle-timeout", type=float, default=SandboxConfig.environment_idle_timeout,
                         metavar="S", help="reap a Lambda execution environment idle for S seconds (0: never reuse "
                                           "one; default %(default)s)")
+    streams_and_iam = parser.add_argument_group("streams and IAM")
+    streams_and_iam.add_argument("--stream-shards", type=int, default=1, metavar="N",
+                                 help="shards per new DynamoDB stream (default 1)")
+    streams_and_iam.add_argument("--shard-rollover-seconds", type=float, default=0.0, metavar="S",
+                                 help="close a shard and open its child after S seconds (0: never)")
+    streams_and_iam.add_argument("--shard-rollover-records", type=int, default=0, metavar="N",
+                                 help="close a shard and open its child after N records (0: never)")
+    streams_and_iam.add_argument("--no-iam-evaluation", dest="iam_evaluation", action="store_false",
+                                 help="do not evaluate execution roles' policies (allow everything)")
     args = parser.parse_args(argv)
     config = SandboxConfig()
     try:
@@ -37,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
                        "mapping_transition": args.mapping_transition, "poller_start_delay": args.poller_start_delay,
                        "seed": args.seed})
         config.update({"environment_idle_timeout": args.environment_idle_timeout})
+        config.update({"stream_shards": args.stream_shards, "shard_rollover_seconds": args.shard_rollover_seconds,
+                       "shard_rollover_records": args.shard_rollover_records,
+                       "iam_evaluation": args.iam_evaluation})
     except ValueError as exc:
         parser.error(str(exc))
 

@@ -25,6 +25,15 @@ class SandboxConfig:
     # undocumented while). 0: none is kept, every invocation is a cold start.
     environment_idle_timeout: float = 300.0
 
+    # --- streams and IAM (sandbox.streams, sandbox.iam_eval) ---
+    # Shards of each stream created from now on; also the number a rollover splits back up to.
+    stream_shards: int = 1
+    # Close a shard and open its child after this many seconds / records in it (0 = never), read live.
+    shard_rollover_seconds: float = 0.0
+    shard_rollover_records: int = 0
+    # Evaluate execution roles' policies (mappings, the poller's reads, the function's logs); off = allow all.
+    iam_evaluation: bool = True
+
     _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
@@ -40,8 +49,40 @@ class SandboxConfig:
                 if key == "seed":
                     setattr(self, key, None if value is None else int(value))
                     continue
+                if key in _STREAM_AND_IAM_KNOBS:
+                    setattr(self, key, _STREAM_AND_IAM_KNOBS[key](key, value))
+                    continue
                 number = float(value)
                 if number < 0 or (key == "throttle" and number > 1):
                     raise ValueError(f"{key} out of range: {value!r}")
                 setattr(self, key, number)
         return self.as_dict()
+
+
+def _whole(key: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or float(value) != int(float(value)) or int(float(value)) < low:
+        raise ValueError(f"{key} must be a whole number >= {low}: {value!r}")
+    return int(float(value))
+
+
+def _flag(key: str, value: Any) -> bool:
+    if isinstance(value, bool) or value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "on", "off"):
+        return value.lower() in ("true", "1", "on")
+    raise ValueError(f"{key} must be a boolean: {value!r}")
+
+
+def _seconds(key: str, value: Any) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError(f"{key} out of range: {value!r}")
+    return number
+
+
+_STREAM_AND_IAM_KNOBS: dict[str, Any] = {
+    "stream_shards": lambda key, value: _whole(key, value, 1),
+    "shard_rollover_seconds": _seconds,
+    "shard_rollover_records": lambda key, value: _whole(key, value, 0),
+    "iam_evaluation": _flag,
+}

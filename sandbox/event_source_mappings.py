@@ -21,7 +21,7 @@ import uuid as uuid_module
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import event_patterns, streams
+from . import event_patterns, iam_eval, streams
 from werkzeug.wrappers import Response
 
 from .app import AwsRequest, SandboxApp, aws_error, json_response
@@ -306,6 +306,18 @@ def _role_check(account: str, fn: Any) -> None:
         raise _invalid("The provided execution role does not have permissions to call DescribeStream on DynamoDB")
 
 
+def cannot_access_stream(arn: str) -> str:
+    """Lambda's message when the execution role cannot read the stream (InvalidParameterValueException)."""
+    return (f"Cannot access stream {arn}. Please ensure the role can perform the GetRecords, GetShardIterator, "
+            "DescribeStream, and ListStreams Actions on your stream in IAM.")
+
+
+def _stream_access_check(account: str, fn: Any, arn: str) -> None:
+    # Lambda tries the stream with the execution role before it accepts the mapping.
+    if iam_eval.enabled() and iam_eval.missing_stream_permissions(account, getattr(fn, "role", "") or "", arn):
+        raise _invalid(cannot_access_stream(arn))
+
+
 def _check_stream(arn: Any) -> Any:
     if not isinstance(arn, str) or not arn:
         raise _invalid("EventSourceArn is required")
@@ -365,6 +377,7 @@ def create(account: str, region: str, body: dict[str, Any]) -> Mapping:
     if body.get("Tags") is not None:
         m.tags = _tags(body["Tags"])
     _role_check(account, fn)
+    _stream_access_check(account, fn, source)
     from . import poller
 
     with streams.changed:
@@ -397,6 +410,7 @@ def update(uuid: str, body: dict[str, Any]) -> dict[str, Any]:
         if body.get("FunctionName") is not None:
             staged.function_arn, fn = resolve_function(m.account, m.region, body["FunctionName"])
             _role_check(m.account, fn)
+            _stream_access_check(m.account, fn, m.event_source_arn)
             _conflict(staged.function_arn, m.event_source_arn, skip=m.uuid)
         _apply_common(body, staged)
         was_enabled = m.enabled
@@ -595,6 +609,7 @@ def install(app: SandboxApp) -> None:
     global _app
     _app = app
     streams.install(app)
+    iam_eval.install(app)
     for operation, handler in (("CreateEventSourceMapping", _api_create), ("GetEventSourceMapping", _api_get),
                                ("UpdateEventSourceMapping", _api_update),
                                ("DeleteEventSourceMapping", _api_delete),

@@ -1,6 +1,8 @@
 """One asynchronous poller per event source mapping: reads its DynamoDB stream in order and invokes the function.
 
-What Lambda's stream pollers do, as far as one shard in one process allows:
+What Lambda's stream pollers do, in one process:
+- every shard is read by its own thread, and a child shard only once its parent is read to its end (closed and
+  every record handled), which keeps the order per partition key across rollovers and splits;
 - the starting position: TRIM_HORIZON = every retained record; LATEST = records after the mapping was created,
   and with `poller_start_delay` S > 0 only records written S seconds after creation (the AWS start-up gap);
 - Disabled (or Creating/Enabling/Disabling) delivers nothing and keeps the checkpoint, so re-enabling resumes;
@@ -11,11 +13,13 @@ What Lambda's stream pollers do, as far as one shard in one process allows:
   ReportBatchItemFailures the records before the lowest reported SequenceNumber are checkpointed and the rest
   retried; MaximumRetryAttempts and MaximumRecordAgeInSeconds end the retries, and the batch's description goes
   to DestinationConfig.OnFailure (SQS or SNS) in the format AWS documents for stream sources;
-- records are handled strictly in order, which keeps per-key order (ParallelizationFactor is accepted but the
-  sandbox runs one batch at a time per shard, so it changes throughput only on AWS).
+- records of a shard are handled strictly in order, which keeps per-key order (ParallelizationFactor is
+  accepted but the sandbox runs one batch at a time per shard, so it changes throughput only on AWS);
+- the execution role must allow DescribeStream, GetShardIterator and GetRecords on the stream (evaluated by
+  `sandbox.iam_eval`); while it does not, nothing is read and LastProcessingResult says which call was denied.
 
 Not emulated: TumblingWindowInSeconds is stored and reported but the poller does not pass window state to the
-function; one shard per stream (AWS splits shards under load).
+function.
 
 The poller sleeps on `streams.changed` (notified on each new record and each mapping change), never spins.
 """
@@ -62,6 +66,14 @@ class _Failed:
         self.partial = partial
 
 
+class _Cursor:
+    """One shard's reader state: the SequenceNumber of its last record handled (the checkpoint)."""
+
+    def __init__(self, shard: Any, position: int):
+        self.shard = shard
+        self.position = position
+
+
 class Poller:
     def __init__(self, mapping: Any, *, invoke: Invoke | None = None,
                  send_failure: Callable[[Any, str, dict[str, Any]], None] | None = None):
@@ -69,8 +81,12 @@ class Poller:
         self._invoke = invoke or _default_invoke
         self._send_failure = send_failure or send_to_destination
         self._stop = threading.Event()
-        self.position: int | None = None  # SequenceNumber of the last record handled (checkpoint)
+        self.start_position: int | None = None  # read records after this SequenceNumber (every shard)
+        self.cursors: dict[str, _Cursor] = {}  # shard ID -> reader state, for shards being read or done
+        self.finished: set[str] = set()  # shards read to their end: their children may start
         self.invocations = 0
+        self._workers: dict[str, threading.Thread] = {}
+        self._count_lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, name=f"esm-poller-{mapping.uuid[:8]}", daemon=True)
 
     # --- lifecycle --------------------------------------------------------------------------------------------
@@ -111,44 +127,97 @@ class Poller:
 
     def _loop(self) -> None:
         m = self.mapping
-        shard = streams.shard_for(m.event_source_arn)
-        if shard is None:
+        stream = streams.shard_for(m.event_source_arn)
+        if stream is None:
             return
         if m.starting_position == "TRIM_HORIZON":
-            self.position = shard.starting_sequence_number - 1
+            start = -1
         else:
-            self.position = m.start_seq
+            start = m.start_seq
             if m.start_delay > 0:
                 # AWS's poller starts some time after creation; what is written meanwhile is never seen.
                 begin = m.created + m.start_delay
                 with streams.changed:
                     while not self.stopped and time.time() < begin:
                         streams.changed.wait(min(_IDLE_WAIT, begin - time.time()))
-                self.position = streams.last_sequence(shard)
+                start = streams.last_sequence(stream)
+        # One sequence counter per stream: "after this number" is the same starting point in every shard.
+        self.start_position = start
         while not self.stopped:
-            batch, scanned_to = self._next_batch(shard)
+            with streams.changed:
+                shards = streams.shards_of(stream)
+                known = {s.id for s in shards}
+                for shard in shards:
+                    if shard.id in self._workers:
+                        continue
+                    if shard.parent_id in known and shard.parent_id not in self.finished:
+                        continue  # parent first (a trimmed parent no longer holds anything)
+                    cursor = self.cursors[shard.id] = _Cursor(shard, start)
+                    worker = threading.Thread(target=self._run_shard, args=(cursor,), daemon=True,
+                                              name=f"esm-poller-{m.uuid[:8]}-{shard.id[-8:]}")
+                    self._workers[shard.id] = worker
+                    worker.start()
+                self._sleep(None)
+        for worker in list(self._workers.values()):
+            worker.join(5)
+
+    def _run_shard(self, cursor: _Cursor) -> None:
+        try:
+            self._read_shard(cursor)
+        except Exception:  # as in _run: visible, not fatal
+            print(f"sandbox poller {self.mapping.uuid} shard {cursor.shard.id} crashed:\n{traceback.format_exc()}",
+                  file=sys.stderr, flush=True)
+
+    def _read_shard(self, cursor: _Cursor) -> None:
+        while not self.stopped:
+            if streams.shard_exhausted(cursor.shard, cursor.position):
+                with streams.changed:
+                    self.finished.add(cursor.shard.id)
+                    streams.changed.notify_all()
+                return
+            batch, scanned_to = self._next_batch(cursor)
             if batch is None:
                 continue
             if not batch:
-                self.position = scanned_to
+                cursor.position = scanned_to
                 continue
-            if self._process(shard, batch):
-                self.position = max(self.position, scanned_to)
+            if self._process(cursor, batch):
+                cursor.position = max(cursor.position, scanned_to)
 
-    def _next_batch(self, shard: Any) -> tuple[list[Any] | None, int]:
+    def _access_problem(self) -> str | None:
+        """LastProcessingResult when the execution role cannot read the stream, else None."""
+        from . import iam_eval
+
+        m = self.mapping
+        try:
+            return iam_eval.stream_read_problem(m.account, m.region, m.function_arn, m.event_source_arn)
+        except Exception:  # an evaluation bug must not stop the shard's reader; it reads as if allowed
+            print(f"sandbox poller {m.uuid}: IAM evaluation failed:\n{traceback.format_exc()}", file=sys.stderr,
+                  flush=True)
+            return None
+
+    def _next_batch(self, cursor: _Cursor) -> tuple[list[Any] | None, int]:
         """Collect the next batch; ([], seq) when only filtered-out records were found, (None, _) when idle."""
         m = self.mapping
+        shard = cursor.shard
         first_seen: float | None = None
         with streams.changed:
             while not self.stopped:
                 if not m.is_active():
                     self._sleep(None)
-                    return None, self.position
+                    return None, cursor.position
+                problem = self._access_problem()
+                if problem:
+                    # The role lost (or never had) the stream permissions: read nothing, say why, look again
+                    # when something changes (IAM writes notify the stream condition).
+                    m.record_result(problem)
+                    self._sleep(None)
+                    return None, cursor.position
                 batch_size, window = m.batch_size, m.maximum_batching_window
                 kept: list[Any] = []
                 size = 0
-                scanned_to = self.position
-                for rec in streams.records_after(shard, self.position, max(batch_size, 1000)):
+                scanned_to = cursor.position
+                for rec in streams.records_after(shard, cursor.position, max(batch_size, 1000)):
                     if m.filters and not event_patterns.matches_any(m.filters, rec.for_lambda(m.event_source_arn)):
                         scanned_to = rec.seq
                         continue
@@ -161,23 +230,26 @@ class Poller:
                     if len(kept) >= batch_size:
                         return kept, scanned_to
                 if not kept:
-                    if scanned_to != self.position:
+                    if scanned_to != cursor.position:
                         return [], scanned_to
+                    if shard.closed:
+                        return None, cursor.position  # read to its end: the caller lets the children start
                     self._sleep(None)
-                    return None, self.position
-                if window <= 0:
+                    return None, cursor.position
+                if window <= 0 or shard.closed:
                     return kept, scanned_to
                 first_seen = first_seen or time.time()
                 deadline = first_seen + window
                 if time.time() >= deadline:
                     return kept, scanned_to
                 self._sleep(deadline)
-        return None, self.position
+        return None, cursor.position
 
     # --- delivery ---------------------------------------------------------------------------------------------
-    def _process(self, shard: Any, batch: list[Any], retries: int = 0) -> bool:
+    def _process(self, cursor: _Cursor, batch: list[Any], retries: int = 0) -> bool:
         """Deliver *batch* until it succeeds or is given up; False when interrupted (disabled, deleted)."""
         m = self.mapping
+        shard = cursor.shard
         last_result = None
         while batch:
             if self.stopped or not m.is_active():
@@ -188,26 +260,26 @@ class Poller:
                 if expired:
                     # Records are in order, so the expired ones are a prefix of the batch.
                     self._give_up(shard, expired, "RecordAgeExceeded", last_result, retries)
-                    self.position = max(self.position, expired[-1].seq)
+                    cursor.position = max(cursor.position, expired[-1].seq)
                     batch = batch[len(expired):]
                     continue
             failed = self._invoke_once(batch)
             if failed is None:
-                self.position = max(self.position, batch[-1].seq)
+                cursor.position = max(cursor.position, batch[-1].seq)
                 return True
             last_result = failed.result
             if failed.partial:
                 if failed.first_failed:
-                    self.position = max(self.position, batch[failed.first_failed - 1].seq)
+                    cursor.position = max(cursor.position, batch[failed.first_failed - 1].seq)
                 batch = batch[failed.first_failed:]
             elif m.bisect and len(batch) > 1:
                 # Splitting does not count as a retry (Lambda developer guide, stream error handling).
                 half = len(batch) // 2
-                return self._process(shard, batch[:half], retries) and self._process(shard, batch[half:], retries)
+                return self._process(cursor, batch[:half], retries) and self._process(cursor, batch[half:], retries)
             retries += 1
             if m.maximum_retry_attempts != -1 and retries > m.maximum_retry_attempts:
                 self._give_up(shard, batch, "RetryAttemptsExhausted", failed.result, retries)
-                self.position = max(self.position, batch[-1].seq)
+                cursor.position = max(cursor.position, batch[-1].seq)
                 return True
             with streams.changed:
                 backoff = min(_BACKOFF_MAX, _BACKOFF_START * 2 ** (retries - 1))
@@ -219,7 +291,8 @@ class Poller:
     def _invoke_once(self, batch: list[Any]) -> _Failed | None:
         m = self.mapping
         payload = json.dumps({"Records": [r.for_lambda(m.event_source_arn) for r in batch]}).encode()
-        self.invocations += 1
+        with self._count_lock:
+            self.invocations += 1
         try:
             result = self._invoke(m.account, m.region, m.function_arn, payload)
         except Exception as exc:  # unknown function, runtime failure: the whole batch failed

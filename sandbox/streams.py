@@ -8,14 +8,25 @@ Record shape follows what AWS sends (SPEC.md §3): eventVersion "1.1", awsRegion
 ApproximateCreationDateTime in epoch seconds, increasing SequenceNumber strings, images per view type.
 Records older than the stream's 24 h retention are skipped by every reader (trim emulated by timestamp).
 
-Each shard is registered under its stream ARN, so a mapping on an old stream keeps reading that stream after
-the table's stream was disabled or re-created (it gets no new records, as on AWS).
+Each stream is registered under its ARN, so a mapping on an old stream keeps reading that stream after the
+table's stream was disabled or re-created (it gets no new records, and its shards are reported closed, as on AWS).
+
+Shards: a stream has `stream_shards` shards (knob, read when the stream is created), each owning a slice of the
+MD5 hash space of the partition key, so every record of one key goes to one open shard. DynamoDB closes shards and
+opens children (about every four hours, and under load); `shard_rollover_seconds` / `shard_rollover_records`
+(knobs, read live, 0 = never) close a shard after that age or that many records. A closed shard gets an
+EndingSequenceNumber and one child with its hash range, or two children splitting it while the stream has fewer
+open shards than `stream_shards`. Sequence numbers come from one counter per stream, so they increase within each
+shard and a child's records all come after its parent's. moto's StreamShard object stands for the whole stream.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
+import hashlib
 import json
+import os
 import threading
 import time
 import uuid
@@ -33,6 +44,42 @@ changed = threading.Condition(threading.RLock())
 
 _shards: dict[str, Any] = {}  # stream ARN -> moto StreamShard (current and replaced streams)
 _installed = False
+# The knobs (stream_shards, shard_rollover_seconds, shard_rollover_records); app.config once installed into the
+# sandbox, replaceable in in-process tests. None = the defaults: one shard, no rollover.
+config: Any = None
+
+HASH_SPACE = 1 << 128
+
+
+def _knob(name: str, default: float) -> float:
+    return float(getattr(config, name, default)) if config is not None else default
+
+
+class Shard:
+    """One shard: its records (in sequence order), its hash-key range and its place in the lineage."""
+
+    def __init__(self, stream: Any, parent_id: str | None, low: int, high: int):
+        self.stream = stream
+        self.id = f"shardId-{int(time.time() * 1000):020d}-{os.urandom(4).hex()}"
+        self.parent_id = parent_id
+        self.low, self.high = low, high  # partition-key hashes in [low, high)
+        self.start_seq = stream.sandbox_next_seq
+        self.end_seq: int | None = None
+        self.opened = time.monotonic()
+        self.records: list[StreamRecord] = []
+
+    @property
+    def closed(self) -> bool:
+        return self.end_seq is not None
+
+    def to_json(self) -> dict[str, Any]:
+        seq_range = {"StartingSequenceNumber": str(self.start_seq)}
+        if self.end_seq is not None:
+            seq_range["EndingSequenceNumber"] = str(self.end_seq)
+        out: dict[str, Any] = {"ShardId": self.id, "SequenceNumberRange": seq_range}
+        if self.parent_id:
+            out["ParentShardId"] = self.parent_id
+        return out
 
 
 class StreamRecord:
@@ -132,18 +179,35 @@ def stream_status(stream_arn: str) -> str:
 
 
 def last_sequence(shard: Any) -> int:
-    """Sequence number of the newest record (or one less than the first one if the shard is empty)."""
+    """Sequence number of the stream's newest record (or one less than the first one if it has none)."""
     with changed:
         return shard.sandbox_next_seq - 1
 
 
+def shards_of(stream: Any) -> list[Shard]:
+    """The stream's shards, oldest first (parents before their children); closes them once it is disabled."""
+    with changed:
+        _close_if_disabled(stream)
+        roll_due(stream)
+        return list(stream.sandbox_shards)
+
+
+def shard_exhausted(shard: Shard, after_seq: int) -> bool:
+    """True when *shard* is closed and holds no retained record after *after_seq*: its reader may move on."""
+    with changed:
+        return shard.closed and not records_after(shard, after_seq, 1)
+
+
 def records_after(shard: Any, after_seq: int, limit: int) -> list[StreamRecord]:
-    """Up to *limit* retained records with SequenceNumber > after_seq, oldest first."""
+    """Up to *limit* retained records with SequenceNumber > after_seq, oldest first, of a Shard or a stream."""
     horizon = clock() - RETENTION_SECONDS
     with changed:
-        start = max(0, after_seq + 1 - shard.starting_sequence_number)
+        if isinstance(shard, Shard):
+            items, start = shard.records, bisect.bisect_right(shard.records, after_seq, key=lambda r: r.seq)
+        else:
+            items, start = shard.items, max(0, after_seq + 1 - shard.starting_sequence_number)
         out: list[StreamRecord] = []
-        for rec in shard.items[start:]:
+        for rec in items[start:]:
             if rec.created < horizon:
                 continue
             out.append(rec)
@@ -157,6 +221,52 @@ def notify() -> None:
         changed.notify_all()
 
 
+def _key_hash(typed_key: dict[str, Any]) -> int:
+    """Where a partition key falls in the hash space (MD5 of its typed JSON, like DynamoDB's internal hash)."""
+    return int.from_bytes(hashlib.md5(json.dumps(typed_key, sort_keys=True).encode()).digest(), "big")
+
+
+def _open_shard_for(stream: Any, key_hash: int) -> Shard:
+    for shard in reversed(stream.sandbox_shards):
+        if not shard.closed and shard.low <= key_hash < shard.high:
+            return shard
+    raise AssertionError(f"no open shard of {stream.sandbox_stream_arn} covers hash {key_hash}")
+
+
+def _roll(stream: Any, shard: Shard) -> None:
+    """Close *shard* and open its children (caller holds `changed`)."""
+    shard.end_seq = max(shard.start_seq, stream.sandbox_next_seq - 1)
+    still_open = sum(1 for s in stream.sandbox_shards if not s.closed)
+    wanted = int(_knob("stream_shards", 1))
+    if still_open + 1 < wanted and shard.high - shard.low >= 2:
+        middle = (shard.low + shard.high) // 2
+        stream.sandbox_shards.append(Shard(stream, shard.id, shard.low, middle))
+        stream.sandbox_shards.append(Shard(stream, shard.id, middle, shard.high))
+    else:
+        stream.sandbox_shards.append(Shard(stream, shard.id, shard.low, shard.high))
+
+
+def roll_due(stream: Any) -> None:
+    """Close the open shards that reached `shard_rollover_seconds` (checked lazily: on writes and reads)."""
+    seconds = _knob("shard_rollover_seconds", 0.0)
+    if seconds <= 0 or not is_current(stream):
+        return
+    with changed:
+        now = time.monotonic()
+        for shard in [s for s in stream.sandbox_shards if not s.closed and now - s.opened >= seconds]:
+            _roll(stream, shard)
+            changed.notify_all()
+
+
+def _close_if_disabled(stream: Any) -> None:
+    # A disabled or replaced stream gets no more records; AWS reports its shards closed.
+    if is_current(stream):
+        return
+    for shard in stream.sandbox_shards:
+        if not shard.closed:
+            shard.end_seq = max(shard.start_seq, stream.sandbox_next_seq - 1)
+
+
 # --- moto patches ---------------------------------------------------------------------------------------------
 
 def _patched_init(original: Callable[..., None]) -> Callable[..., None]:
@@ -166,6 +276,10 @@ def _patched_init(original: Callable[..., None]) -> Callable[..., None]:
         self.sandbox_stream_arn = f"{table.table_arn}/stream/{table.latest_stream_label}"
         self.sandbox_label = table.latest_stream_label
         self.sandbox_view_type = (table.stream_specification or {}).get("StreamViewType")
+        count = max(1, int(_knob("stream_shards", 1)))
+        bounds = [HASH_SPACE * i // count for i in range(count + 1)]
+        self.sandbox_shards = [Shard(self, None, bounds[i], bounds[i + 1]) for i in range(count)]
+        self.id = self.sandbox_shards[0].id
         with changed:
             _shards[self.sandbox_stream_arn] = self
     return __init__
@@ -177,10 +291,18 @@ def _add(self: Any, old: Any, new: Any) -> None:
         return
     view_type = self.table.stream_specification["StreamViewType"]
     with changed:
+        roll_due(self)
         created = clock()
         seq = self.sandbox_next_seq
         self.sandbox_next_seq += 1
-        self.items.append(StreamRecord(seq, created, build_record(self.table, view_type, old, new, seq, created)))
+        record = build_record(self.table, view_type, old, new, seq, created)
+        shard = _open_shard_for(self, _key_hash(record["dynamodb"]["Keys"][self.table.hash_key_attr]))
+        rec = StreamRecord(seq, created, record)
+        self.items.append(rec)
+        shard.records.append(rec)
+        limit = int(_knob("shard_rollover_records", 0))
+        if limit > 0 and len(shard.records) >= limit:
+            _roll(self, shard)
         changed.notify_all()
 
 
@@ -195,19 +317,58 @@ def _patched_iterator_init(original: Callable[..., None]) -> Callable[..., None]
     return __init__
 
 
-def _patched_get_shard_iterator(original: Callable[..., Any]) -> Callable[..., Any]:
-    # moto looks the shard up through the table, which only knows its newest stream; an old stream ARN must
-    # keep reading its own records.
-    def get_shard_iterator(self: Any, arn: str, shard_id: str, shard_iterator_type: str,
-                           sequence_number: str | None = None) -> Any:
-        from moto.dynamodbstreams.models import ShardIterator
+class ShardIterator:
+    """A GetShardIterator answer for one shard; GetRecords through it reads that shard only.
 
-        shard = shard_for(arn)
-        if shard is None or shard.id != shard_id:
+    Once the shard is closed and read to its end, GetRecords returns no NextShardIterator: the reader moves on
+    to the child shards (DynamoDB developer guide, "Reading and processing a stream").
+    """
+
+    def __init__(self, backend: Any, shard: Shard, after_seq: int):
+        self.backend, self.shard, self.after_seq = backend, shard, after_seq
+        self.arn = f"{shard.stream.sandbox_stream_arn}|1|{base64.b64encode(os.urandom(96)).decode()}"
+        backend.shard_iterators[self.arn] = self
+
+    def get(self, limit: int = 1000) -> dict[str, Any]:
+        with changed:
+            shards_of(self.shard.stream)  # lets a due rollover or a disabled stream close the shard
+            recs = records_after(self.shard, self.after_seq, int(limit))
+            after = recs[-1].seq if recs else self.after_seq
+            out: dict[str, Any] = {"Records": [r.to_json() for r in recs]}
+            if not shard_exhausted(self.shard, after):
+                out["NextShardIterator"] = ShardIterator(self.backend, self.shard, after).arn
+        return out
+
+
+def _not_found(message: str) -> Exception:
+    from moto.dynamodb.exceptions import ResourceNotFoundException
+
+    return ResourceNotFoundException(message)
+
+
+def _patched_get_shard_iterator(original: Callable[..., Any]) -> Callable[..., Any]:
+    # moto looks the shard up through the table, which only knows its newest stream and one shard; an old
+    # stream ARN must keep reading its own records, and each shard its own.
+    def get_shard_iterator(self: Any, arn: str, shard_id: str, shard_iterator_type: str,
+                           sequence_number: Any = None) -> Any:
+        stream = shard_for(arn)
+        if stream is None:
             return original(self, arn, shard_id, shard_iterator_type, sequence_number)
-        iterator = ShardIterator(self, shard, shard_iterator_type, sequence_number)
-        self.shard_iterators[iterator.arn] = iterator
-        return iterator
+        shard = next((s for s in shards_of(stream) if s.id == shard_id), None)
+        if shard is None:
+            raise _not_found(f"Requested resource not found: Shard: {shard_id} in Stream: {arn} not found")
+        if shard_iterator_type == "TRIM_HORIZON":
+            after = shard.start_seq - 1
+        elif shard_iterator_type == "LATEST":
+            after = last_sequence(stream) if shard.end_seq is None else shard.end_seq
+        elif shard_iterator_type in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER") and sequence_number is not None:
+            after = int(sequence_number) - (1 if shard_iterator_type == "AT_SEQUENCE_NUMBER" else 0)
+        else:
+            from moto.dynamodb.exceptions import MockValidationException
+
+            raise MockValidationException(f"Invalid ShardIteratorType {shard_iterator_type!r} or missing "
+                                          "SequenceNumber")
+        return ShardIterator(self, shard, after)
     return get_shard_iterator
 
 
@@ -219,6 +380,7 @@ def _patched_describe_stream(original: Callable[..., Any]) -> Callable[..., Any]
         if shard is None:
             return original(self, arn)
         table = shard.table
+        shards = shards_of(shard)
         return {
             "StreamArn": arn,
             "StreamLabel": shard.sandbox_label,
@@ -227,9 +389,27 @@ def _patched_describe_stream(original: Callable[..., Any]) -> Callable[..., Any]
             "CreationRequestDateTime": shard.created_on,
             "TableName": table.name,
             "KeySchema": table.schema,
-            "Shards": [shard.to_json()],
+            "Shards": [s.to_json() for s in shards],
         }
     return describe_stream
+
+
+def _paged_describe_stream(self: Any) -> Any:
+    """DescribeStream with Limit (1-100, default 100) and ExclusiveStartShardId, which moto ignores."""
+    from moto.core.responses import ActionResult
+
+    description = self.backend.describe_stream(self._get_param("StreamArn"))
+    shards = description["Shards"]
+    start_after = self._get_param("ExclusiveStartShardId")
+    if start_after:
+        ids = [s["ShardId"] for s in shards]
+        shards = shards[ids.index(start_after) + 1:] if start_after in ids else []
+    limit = int(self._get_param("Limit") or 100)
+    page = shards[:limit]
+    description = {**description, "Shards": page}
+    if len(shards) > limit:
+        description["LastEvaluatedShardId"] = page[-1]["ShardId"]
+    return ActionResult({"StreamDescription": description})
 
 
 def install(app: Any = None) -> None:
@@ -249,8 +429,13 @@ def install(app: Any = None) -> None:
         backend_cls.get_shard_iterator = _patched_get_shard_iterator(  # type: ignore[method-assign]
             backend_cls.get_shard_iterator)
         backend_cls.describe_stream = _patched_describe_stream(backend_cls.describe_stream)  # type: ignore[method-assign]
+        from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+        DynamoDBStreamsHandler.describe_stream = _paged_describe_stream  # type: ignore[method-assign]
         _installed = True
     if app is not None:
+        global config
+        config = app.config
         app.on_reset(reset)
 
 

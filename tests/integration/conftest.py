@@ -1,5 +1,8 @@
 """Integration fixtures: one sandbox per test session, reset before every test.
 
+`aws(service)` makes a boto3 client for the sandbox; `aws.lambda_role(name)` (also fixture `lambda_role`) gets or
+creates an execution role that Lambda may assume and that may read DynamoDB streams and write its logs (the
+sandbox evaluates execution roles' policies, as AWS does).
 `run_module` runs a module of this collection in-process (fast, so every option can be exercised);
 `run_playbook` runs ansible-playbook in a subprocess against the same sandbox (the real path users take).
 """
@@ -35,6 +38,26 @@ TEST_CREDENTIALS = {
 }
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]}
+# What AWS's managed AWSLambdaDynamoDBExecutionRole grants: read any stream, write logs.
+STREAM_READER_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Resource": "*",
+     "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams"]},
+    {"Effect": "Allow", "Resource": "*",
+     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]},
+]}
+
+
+def make_lambda_role(iam: Any, name: str) -> str:
+    """ARN of role *name*, created (trusting Lambda, with STREAM_READER_POLICY inline) if it does not exist."""
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="stream-reader", PolicyDocument=json.dumps(STREAM_READER_POLICY))
+    return arn
 
 
 def _free_port() -> int:
@@ -59,6 +82,8 @@ class Sandbox:
         self._call("POST", "/_sandbox/reset", {})
         self._call("POST", "/_sandbox/config", {"throttle": 0, "iam_propagation_delay": 0, "mapping_transition": 0,
                                                 "poller_start_delay": 0, "seed": None})
+        self._call("POST", "/_sandbox/config", {"stream_shards": 1, "shard_rollover_seconds": 0,
+                                                "shard_rollover_records": 0, "iam_evaluation": True})
 
     def configure(self, **knobs: Any) -> dict[str, Any]:
         return self._call("POST", "/_sandbox/config", knobs)
@@ -133,7 +158,14 @@ def aws(sandbox: Sandbox):
                             aws_access_key_id="testing", aws_secret_access_key="testing",
                             config=kwargs.pop("config", config), **kwargs)
 
+    client.lambda_role = lambda name="stream-reader-role": make_lambda_role(client("iam"), name)  # type: ignore[attr-defined]
     return client
+
+
+@pytest.fixture
+def lambda_role(aws):
+    """Factory: lambda_role(name="stream-reader-role") -> ARN of a Lambda execution role that may read streams."""
+    return aws.lambda_role
 
 
 class ModuleExit(Exception):

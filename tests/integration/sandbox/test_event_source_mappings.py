@@ -50,13 +50,7 @@ def stream(aws) -> str:
 
 
 def _role(aws, name: str = "esm-api-role") -> str:
-    iam = aws("iam")
-    try:
-        return iam.get_role(RoleName=name)["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    return aws.lambda_role(name)
 
 
 def make_function(aws, name: str = "fn", publish: bool = False) -> dict[str, Any]:

@@ -62,13 +62,8 @@ def make_table(aws, name: str = "t", view: str = "NEW_AND_OLD_IMAGES") -> str:
 
 
 def make_function(aws, name: str = "fn", code: str = HANDLER, env: dict[str, str] | None = None) -> str:
-    iam, lam = aws("iam"), aws("lambda")
-    try:
-        role = iam.get_role(RoleName="esm-test-role")["Role"]["Arn"]
-    except iam.exceptions.NoSuchEntityException:
-        role = iam.create_role(RoleName="esm-test-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    lam = aws("lambda")
+    role = aws.lambda_role("esm-test-role")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("index.py", code)

@@ -49,10 +49,8 @@ def make_table(ddb, view: str, name: str = "t", range_key: bool = False) -> str:
 
 
 def make_function(aws, name: str = "dump") -> None:
-    iam, lam = aws("iam"), aws("lambda")
-    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    lam = aws("lambda")
+    role = aws.lambda_role(f"{name}-role")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("index.py", DUMP_HANDLER)
