@@ -244,12 +244,15 @@ def stream_read_problem(account_id: str, region: str, function: str, stream_arn:
             f"{missing[0]} on resource: {stream_arn}")
 
 
-def log_group_arn(account_id: str, region: str, function_name: str, partition: str = "aws") -> str:
-    return f"arn:{partition}:logs:{region}:{account_id}:log-group:/aws/lambda/{function_name}"
+def log_group_arn(account_id: str, region: str, function_name: str, partition: str = "aws",
+                  log_group: str | None = None) -> str:
+    return f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group or '/aws/lambda/' + function_name}"
 
 
-def function_may_write_logs(account_id: str, region: str, function_name: str, log_stream: str | None = None) -> bool:
-    """True when the function's role may create log streams and put log events in /aws/lambda/<name>.
+def function_may_write_logs(account_id: str, region: str, function_name: str, log_stream: str | None = None,
+                            log_group: str | None = None) -> bool:
+    """True when the function's role may create log streams and put log events in its log group: /aws/lambda/<name>,
+    or *log_group* when its LoggingConfig names another.
 
     Both actions are evaluated on a log stream of the group (`<group ARN>:log-stream:<name>`), the resource AWS
     authorizes them on, so `...:log-group:/aws/lambda/<name>:*` and `...:log-stream:*` policies both count and
@@ -262,7 +265,7 @@ def function_may_write_logs(account_id: str, region: str, function_name: str, lo
     if role_arn is None:
         return False
     partition = role_arn.split(":", 2)[1]
-    resource = f"{log_group_arn(account_id, region, name, partition)}:log-stream:{log_stream or 'any'}"
+    resource = f"{log_group_arn(account_id, region, name, partition, log_group)}:log-stream:{log_stream or 'any'}"
     return all(role_allows(account_id, role_arn, action, resource) for action in LOG_ACTIONS)
 
 

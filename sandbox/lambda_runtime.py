@@ -49,7 +49,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from . import logs
+from . import iam_eval, logs
 from .app import AwsRequest, SandboxApp, aws_error
 from .runtime_api import Callbacks, Event, RuntimeApiServer
 
@@ -308,7 +308,8 @@ class _Environment:
             if self.collecting is not None:
                 self.collecting.lines.append(message)
             if self.generation == self.runtime.generation:  # after a reset this output belongs to no one
-                _write_log_lines(self.account_id, self.region, self.group, self.stream, [(stamp, message)])
+                _write_log_lines(self.account_id, self.region, self.function_name, self.group, self.stream,
+                                 [(stamp, message)])
 
     def _read_output(self) -> None:
         buffer = self._buffer
@@ -519,8 +520,16 @@ def _reaper_loop() -> None:
         time.sleep(0.5)
 
 
-def _write_log_lines(account_id: str, region: str, group: str, stream: str, lines: list[tuple[int, str]]) -> None:
-    """Every log event of every function goes through here (one place to decide whether it is written)."""
+def _write_log_lines(account_id: str, region: str, function_name: str, group: str, stream: str,
+                     lines: list[tuple[int, str]]) -> None:
+    """Every log event of every function goes through here (one place to decide whether it is written).
+
+    Lambda writes a function's output with the function's own execution role: without logs:CreateLogStream and
+    logs:PutLogEvents on its log group the function still runs, but its lines never reach CloudWatch Logs
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html#monitoring-cloudwatchlogs-prereqs).
+    """
+    if not iam_eval.function_may_write_logs(account_id, region, function_name, stream, group):
+        return
     logs.put_lines(account_id, region, group, stream, lines)
 
 

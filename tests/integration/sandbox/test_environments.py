@@ -15,8 +15,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
 
 def zip_bytes(files: dict[str, str]) -> bytes:
@@ -34,7 +32,7 @@ def lam(aws):
 
 @pytest.fixture
 def make_function(aws, lam):
-    role = aws("iam").create_role(RoleName="environment-test", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = aws.lambda_role("environment-test")
 
     def make(name: str, source: str, timeout: int = 10, env: dict[str, str] | None = None):
         kwargs = {"Environment": {"Variables": env}} if env else {}

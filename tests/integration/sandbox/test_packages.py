@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 REQUEST_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 HOST_PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -39,7 +37,7 @@ def lam(aws):
 
 @pytest.fixture
 def make_function(aws, lam):
-    role = aws("iam").create_role(RoleName="package-test", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = aws.lambda_role("package-test")
 
     def make(name: str, files: dict[str, str | bytes], runtime: str = "python3.12", **kwargs):
         return lam.create_function(FunctionName=name, Runtime=runtime, Role=role, Handler="handler.main",

@@ -15,8 +15,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 ACCOUNT = "123456789012"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 REQUEST_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
@@ -35,7 +33,7 @@ def lam(aws):
 
 @pytest.fixture
 def make_function(aws, lam):
-    role = aws("iam").create_role(RoleName="runtime-test", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = aws.lambda_role("runtime-test")
 
     def make(name: str, source: str | dict[str, str], handler: str = "handler.main", runtime: str = "python3.12",
              timeout: int = 10, env: dict[str, str] | None = None, memory: int = 128, publish: bool = False):

@@ -116,6 +116,10 @@ def test_invoke_api_for_the_stream_poller(in_process_sandbox):
                             aws_secret_access_key="testing")
 
     role = client("iam").create_role(RoleName="poller-test", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    # The sandbox writes a function's log lines only when its role may (as Lambda does).
+    client("iam").put_role_policy(RoleName="poller-test", PolicyName="logs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": "*"}]}))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as archive:
         archive.writestr("handler.py", "def main(event, context):\n"

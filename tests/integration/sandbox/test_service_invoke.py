@@ -13,8 +13,6 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 RECORDER = """
 import json
 def main(event, context):
@@ -36,7 +34,7 @@ def lam(aws):
 
 @pytest.fixture
 def recorder(aws, lam):
-    role = aws("iam").create_role(RoleName="service-invoke", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    role = aws.lambda_role("service-invoke")
 
     def make(name: str) -> str:
         return lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="handler.main",
