@@ -442,3 +442,28 @@ def test_output_order_and_boundaries(aws, lam, make_function):
     assert body[2] == "three"
     assert body[3].endswith("\tfour")
     assert body[4:] == ["five", "six"]
+
+
+def test_log_lines_need_the_roles_logs_permissions(aws, lam):
+    """AWS: a function's output reaches CloudWatch Logs only when its execution role allows logs:CreateLogStream and
+    logs:PutLogEvents; without them the function still runs and answers, and its lines are lost
+    (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html#monitoring-cloudwatchlogs-prereqs)."""
+    iam = aws("iam")
+    role = iam.create_role(RoleName="no-logs", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    lam.create_function(FunctionName="quiet", Runtime="python3.12", Role=role, Handler="handler.main",
+                        Code={"ZipFile": zip_bytes({"handler.py": "def main(event, context):\n"
+                                                                  "    print('line', event['n'])\n"
+                                                                  "    return event['n']\n"})})
+    response, payload = invoke(lam, "quiet", {"n": 1})
+    assert payload == 1 and "FunctionError" not in response
+    assert log_messages(aws, "quiet") == []
+
+    iam.put_role_policy(RoleName="no-logs", PolicyName="logs", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/quiet:*"}]}))
+    invoke(lam, "quiet", {"n": 2})
+    messages = wait_for_log(aws, "quiet", "line 2")
+    assert not any("line 1" in m for m in messages)
