@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,9 +201,11 @@ class Session:
 
     def script(self, body: str, save_state: bool) -> str:
         supplied = "".join(f"export {k}={v!r}\n" for k, v in self.supplied.items())
-        tail = f'\nexport -p > "{self.state}"\n' if save_state else "\n"
-        return (f"set -eo pipefail\nsource \"{self.state}\"\n{supplied}cd \"{self.workdir}\"\n"
-                f"# ---- README block ----\n{body}{tail}")
+        # The block is the script's end, so its last command's status is the script's (`a && b` failing in the
+        # last line does not stop `set -e`); the exports are saved on the way out, only when it succeeded.
+        save = f"trap 'rc=$?; [ $rc -eq 0 ] && export -p > \"{self.state}\"; exit $rc' EXIT\n" if save_state else ""
+        return (f"set -eo pipefail\nsource \"{self.state}\"\n{supplied}{save}cd \"{self.workdir}\"\n"
+                f"# ---- README block ----\n{body}")
 
     def run(self, body: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["bash", "-c", self.script(body, save_state=True)], env=self.env, capture_output=True,
@@ -223,9 +226,7 @@ class Session:
         if not any("ready on" in line for line in seen):
             pytest.fail("the background block never said it was ready:\n" + "".join(seen[-40:]))
         # Keep draining its output so its pipe never fills.
-        import threading
-
-        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+        threading.Thread(target=proc.stdout.read, daemon=True).start()
         return "".join(seen)
 
     def stop(self) -> None:
