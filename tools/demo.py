@@ -1,10 +1,12 @@
 """make demo: start the sandbox, run setup (with verify) and teardown against it, print what happened.
 
-    python -m tools.demo [--port 4566]
+    python -m tools.demo [--port 4566] [--verbose]
     python -m tools.demo --list-resources http://127.0.0.1:4566
 
 The sandbox is stopped whatever happens. The summary lists what setup created and teardown removed (read back
 from the sandbox's APIs, not from Ansible's output), what the verify step saw (its report file), and wall times.
+While a playbook runs it prints one line per phase (role) with the seconds since the playbook started; the
+whole output goes to tests/output/demo-<playbook>.log (--verbose prints it instead).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,13 +23,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TextIO
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
                "AWS_REGION": REGION}
 READY_TIMEOUT = 60.0
+# The logs of the sandbox and of each playbook (git-ignored).
+OUTPUT = ROOT / "tests" / "output"
 
 
 class DemoError(Exception):
@@ -127,14 +132,66 @@ def inventory(url: str) -> set[str]:
     return found
 
 
-def run_playbook(name: str, url: str, extra: dict[str, Any]) -> tuple[int, float]:
+# What a phase line calls each role (the TASK lines name it: "TASK [streamops.dynamodb_lambda.<role> : ...]").
+PHASES = {
+    "pipelines": "check the pipeline list",
+    "table_stream": "table and stream",
+    "execution_role": "execution role and policy",
+    "stream_function": "function and log group",
+    "stream_trigger": "trigger (event source mapping)",
+    "stream_verify": "verify: probe item put, updated, deleted; records awaited in the log",
+}
+TASK_LINE = re.compile(r"^TASK \[(?:streamops\.dynamodb_lambda\.)?(?P<role>[\w.]+) : ")
+PROBLEM_LINE = re.compile(r"^(fatal|failed|\[ERROR\]|\[WARNING\]|ERROR!)", re.IGNORECASE)
+
+
+class Phases:
+    """Turns ansible-playbook's output into one line per role it enters, with the time since the playbook started;
+    problem lines (fatal, failed, warnings) pass through as they come."""
+
+    def __init__(self, label: str, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic):
+        self.label = label
+        self.out = out
+        self.clock = clock
+        self.started = clock()
+        self.current: str | None = None
+
+    def feed(self, line: str) -> None:
+        match = TASK_LINE.match(line)
+        if match and match.group("role") != self.current:
+            self.current = match.group("role")
+            phase = PHASES.get(self.current, self.current)
+            print(f"  {self.label:<8} {self.clock() - self.started:6.1f}s  {phase}", file=self.out, flush=True)
+        elif PROBLEM_LINE.match(line):
+            print(f"  {self.label:<8} {line.rstrip()}", file=self.out, flush=True)
+
+
+def run_playbook(name: str, url: str, extra: dict[str, Any], log_path: Path, verbose: bool) -> tuple[int, float]:
     extra_vars = {"streamops_endpoint_url": url, "streamops_region": REGION, **extra}
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), f"playbooks/{name}", "-e", json.dumps(extra_vars)]
-    env = {**os.environ, **CREDENTIALS, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    print(f"\n=== ansible-playbook playbooks/{name} (endpoint {url}) ===", flush=True)
+    env = {**os.environ, **CREDENTIALS, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
+           "ANSIBLE_FORCE_COLOR": "0"}
+    print(f"\n=== ansible-playbook playbooks/{name} (endpoint {url}; full output: {log_path}) ===", flush=True)
     started = time.monotonic()
-    code = subprocess.call(cmd, cwd=ROOT, env=env)
-    return code, time.monotonic() - started
+    phases = Phases(name.removesuffix(".yml"))
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if verbose:
+                print(line, end="", flush=True)
+            else:
+                phases.feed(line)
+        code = proc.wait()
+    elapsed = time.monotonic() - started
+    if code and not verbose:
+        # The recap and the failing task's message are at the end; the whole run is in the log.
+        tail = log_path.read_text(encoding="utf-8").splitlines()[-40:]
+        print("\n".join(f"    {line}" for line in tail), flush=True)
+    print(f"  {phases.label:<8} {elapsed:6.1f}s  {'done' if code == 0 else f'FAILED (exit {code})'}", flush=True)
+    return code, elapsed
 
 
 def _lines(title: str, items: set[str] | list[str]) -> list[str]:
@@ -172,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=4566, help="sandbox port (default 4566)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print ansible-playbook's whole output instead of one line per phase")
     parser.add_argument("--list-resources", metavar="URL",
                         help="only print, as JSON, what exists on the endpoint URL (molecule's leftover check)")
     args = parser.parse_args(argv)
@@ -186,17 +245,19 @@ def main(argv: list[str] | None = None) -> int:
     total_started = time.monotonic()
     times: dict[str, float] = {}
     codes: dict[str, int] = {}
-    sandbox = Sandbox(args.port, ROOT / "tests" / "output" / "demo-sandbox.log")
+    sandbox = Sandbox(args.port, OUTPUT / "demo-sandbox.log")
     try:
         times["sandbox start"] = sandbox.start()
         print(f"sandbox ready on {sandbox.url} in {times['sandbox start']:.1f}s (log: {sandbox.log_path})")
         before = inventory(sandbox.url)
         with tempfile.TemporaryDirectory(prefix="streamops-demo-") as report_dir:
             codes["setup"], times["setup + verify"] = run_playbook(
-                "setup.yml", sandbox.url, {"streamops_verify_report_dir": report_dir})
+                "setup.yml", sandbox.url, {"streamops_verify_report_dir": report_dir}, OUTPUT / "demo-setup.log",
+                args.verbose)
             reports = [json.loads(p.read_text()) for p in sorted(Path(report_dir).glob("*.json"))]
         after_setup = inventory(sandbox.url)
-        codes["teardown"], times["teardown"] = run_playbook("teardown.yml", sandbox.url, {})
+        codes["teardown"], times["teardown"] = run_playbook("teardown.yml", sandbox.url, {},
+                                                           OUTPUT / "demo-teardown.log", args.verbose)
         after_teardown = inventory(sandbox.url)
     except DemoError as exc:
         print(f"demo: {exc}", file=sys.stderr)
