@@ -9,7 +9,7 @@ SANDBOX_PORT ?= 4566
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help venv sandbox demo test test-unit test-integration test-molecule lint sanity bench clean
+.PHONY: help venv sandbox demo test test-unit test-integration test-molecule test-matrix lint sanity bench clean
 
 help:
 	@echo "make demo    - install, start the sandbox, run setup (with verify) and teardown, show the result"
@@ -49,6 +49,13 @@ test-integration: $(STAMP)
 # scenarios one after the other; each starts and stops its own sandbox.
 test-molecule: $(STAMP)
 	$(BIN)/molecule test --all
+
+# The controller matrix (docs/design.md, "Controllers"): tox-ansible's unit, sanity and integration environments on
+# each ansible-core of MATRIX_CORES, one after the other (the machine has two cores).
+MATRIX_CORES ?= 2.17 2.18 2.19
+MATRIX_ENVS = $(shell printf '%s,' $(foreach c,$(MATRIX_CORES),unit-py3.11-$(c) sanity-py3.11-$(c) integration-py3.11-$(c)) | sed 's/,$$//')
+test-matrix: $(STAMP)
+	$(BIN)/tox --ansible -c tox-ansible.ini -e $(MATRIX_ENVS)
 
 lint: $(STAMP)
 	tools/lint.sh

@@ -86,19 +86,56 @@ def _runner(playbook: str, data_dir: Path, collections: Path, sandbox, extra_env
 
 
 CASES = ["as_installed"] + (["loader_taken_away"] if CORE >= (2, 19) else [])
+# On ansible-core 2.17/2.18 a template that yields null (e.g. "{{ streamops_pipeline.tags }}" in
+# playbooks/vars/pipeline_roles.json) becomes the string "", which the roles' argument specs and asserts reject
+# (execution_role_on_failure_destination, stream_trigger_tags); 2.19 keeps it null. strict: once the playbooks
+# pass there, this fails until the marker goes (and requires_ansible can go down to 2.17).
+PLAYBOOKS_NEED_219 = pytest.mark.xfail(CORE < (2, 19), strict=True,
+                                       reason="setup.yml's null pipeline fields become '' before ansible-core 2.19")
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_setup_and_teardown_under_ansible_runner_from_the_tarball(case, collections_path, sandbox, aws, tmp_path):
+@pytest.fixture(scope="module", params=CASES)
+def setup_run(request, collections_path, _sandbox_process, tmp_path_factory):
+    """setup.yml under ansible-runner once per case (the sandbox reset first); its result, output and env."""
+    case = request.param
+    tmp = tmp_path_factory.mktemp(f"runner-{case}")
     extra_env = {}
     if case == "loader_taken_away":
-        site = tmp_path / "break-loader"
+        site = tmp / "break-loader"
         site.mkdir()
         (site / "sitecustomize.py").write_text(BREAK_LOADER)
         extra_env["PYTHONPATH"] = str(site)
-    expect_fallback = case == "loader_taken_away" or CORE < (2, 19)
+    _sandbox_process.reset()
+    result, out = _runner("setup", tmp / "setup", collections_path, _sandbox_process, extra_env)
+    return {"case": case, "result": result, "out": out, "env": extra_env, "tmp": tmp,
+            "fallback": case == "loader_taken_away" or CORE < (2, 19)}
 
-    setup, setup_out = _runner("setup", tmp_path / "setup", collections_path, sandbox, extra_env)
+
+def _ok_actions(result):
+    """The modules of the task results the runner reported ok (its job events, what AWX stores)."""
+    return {e["event_data"].get("resolved_action") for e in result.events if e.get("event") == "runner_on_ok"}
+
+
+def test_modules_run_and_a_missing_fork_warns_once_per_run(setup_run):
+    out = setup_run["out"]
+    # One warning per run (per ansible-playbook), not one per task, when the fork is not available; none otherwise.
+    warnings = [line for line in out.splitlines() if "WARNING" in line]
+    assert out.count(WARNING) == (1 if setup_run["fallback"] else 0), json.dumps(warnings)
+    # This collection's modules ran, from the installed copy, whichever way (the first role's module, whose
+    # results do not depend on the null handling above, and the function's package).
+    actions = _ok_actions(setup_run["result"])
+    assert {f"{FQCN}.dynamodb_stream", f"{FQCN}.lambda_package"} <= actions, (actions, out[-3000:])
+
+
+@PLAYBOOKS_NEED_219
+def test_setup_and_teardown_under_ansible_runner_from_the_tarball(setup_run, collections_path, _sandbox_process):
+    def aws(service):  # not the `aws` fixture: its sandbox fixture would reset what setup created
+        import boto3  # pylint: disable=import-outside-toplevel
+
+        return boto3.client(service, endpoint_url=_sandbox_process.url, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    setup, setup_out = setup_run["result"], setup_run["out"]
     assert (setup.status, setup.rc) == ("successful", 0), setup_out[-6000:]
     lam = aws("lambda")
     function = lam.get_function(FunctionName=FUNCTION)["Configuration"]
@@ -107,17 +144,12 @@ def test_setup_and_teardown_under_ansible_runner_from_the_tarball(case, collecti
     assert mappings[0]["FunctionArn"] == function["FunctionArn"]
     table = aws("dynamodb").describe_table(TableName=TABLE)["Table"]
     assert mappings[0]["EventSourceArn"] == table["LatestStreamArn"]
-    # The runner's job events (what AWX stores) name this collection's modules, resolved from the installed copy.
-    actions = {e["event_data"].get("resolved_action") for e in setup.events if e.get("event") == "runner_on_ok"}
-    assert {f"{FQCN}.stream_trigger", f"{FQCN}.stream_function", f"{FQCN}.execution_role"} <= actions, actions
+    assert {f"{FQCN}.stream_trigger", f"{FQCN}.stream_function", f"{FQCN}.execution_role"} <= _ok_actions(setup)
 
-    teardown, teardown_out = _runner("teardown", tmp_path / "teardown", collections_path, sandbox, extra_env)
+    teardown, teardown_out = _runner("teardown", setup_run["tmp"] / "teardown", collections_path, _sandbox_process,
+                                     setup_run["env"])
     assert (teardown.status, teardown.rc) == ("successful", 0), teardown_out[-6000:]
+    assert teardown_out.count(WARNING) == (1 if setup_run["fallback"] else 0)
     assert lam.list_event_source_mappings(FunctionName=FUNCTION)["EventSourceMappings"] == []
     assert FUNCTION not in [f["FunctionName"] for f in lam.list_functions()["Functions"]]
     assert TABLE not in aws("dynamodb").list_tables()["TableNames"]
-
-    # One warning per run (per ansible-playbook), not one per task, when the fork is not available; none otherwise.
-    for out in (setup_out, teardown_out):
-        assert out.count(WARNING) == (1 if expect_fallback else 0), json.dumps(
-            [line for line in out.splitlines() if "WARNING" in line])
