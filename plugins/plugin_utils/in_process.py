@@ -24,7 +24,7 @@ The fork runs the module with ansible-core's own AnsiballZ loader (`ansible.modu
 _loader.run_module`, ansible-core 2.19), which is private: it may move or change in any release, and ansible-core
 2.17/2.18 have no such loader. `probe_seam` checks, once when this file is imported, that the loader and the 2.19
 JSON protocol are there with the expected signatures; when they are not, every task of the run falls back to the
-normal module execution and one warning says so.
+normal module execution and the run says so in one warning.
 """
 from __future__ import annotations
 
@@ -166,20 +166,17 @@ def _switched_off():
 
 
 SEAM, SEAM_MISSING = probe_seam()
-_WARNED = []
 
 
-def warn_seam_missing():
-    """The one warning of a run whose ansible-core lacks the seam (from the main process, where this file loads).
+def seam_missing_warning():
+    """The warning of a task that would have run in a fork but cannot: the same text for every task of a run.
 
-    The linear and free strategies (and debug and host_pinned, built on them) import a task's action plugin in the
-    main ansible process before forking its workers, so this file loads, and warns, once per run; the workers
-    inherit the probe's result. Nothing is said when STREAMOPS_IN_PROCESS turns the fork off: nothing is missing.
+    It is sent from each task's worker, and ansible-core prints a warning once per run however many tasks send it:
+    a worker's Display forwards warnings to the main process (Display._final_q), whose Display drops repeats
+    (Display._warns). Not at import: ansible-test's import sanity test rejects output from importing a plugin.
     """
-    if SEAM is None and not _WARNED and not _switched_off():
-        _WARNED.append(SEAM_MISSING)
-        display.warning(f"streamops.dynamodb_lambda: modules run as normal modules (slower), not in a fork of the "
-                        f"controller: {SEAM_MISSING}. The fork is tested on ansible-core 2.19.")
+    return (f"streamops.dynamodb_lambda: modules run as normal modules (slower), not in a fork of the controller: "
+            f"{SEAM_MISSING}. The fork is tested on ansible-core 2.19.")
 
 
 def fallback_reason(*, switch_env, switch_var, connection, become, environment, async_val, interpreter,
@@ -189,8 +186,6 @@ def fallback_reason(*, switch_env, switch_var, connection, become, environment, 
         return f"{ENV_SWITCH}={switch_env}"
     if switch_var is not None and not boolean(switch_var, strict=False):
         return f"{VAR_SWITCH} is false"
-    if seam_missing:
-        return seam_missing
     if connection not in LOCAL_CONNECTIONS:
         return f"connection {connection} is not local"
     if become:
@@ -203,6 +198,9 @@ def fallback_reason(*, switch_env, switch_var, connection, become, environment, 
         return "ansible_python_interpreter is not set (interpreter discovery may pick another Python)"
     if os.path.realpath(interpreter) != os.path.realpath(controller_python):
         return f"ansible_python_interpreter {interpreter} is not the controller's Python {controller_python}"
+    # Last: only a task that would otherwise run in a fork is one the missing seam slows down (and warns about).
+    if seam_missing:
+        return seam_missing
     return None
 
 
@@ -253,7 +251,6 @@ def run_module_in_fork(module_fqn, json_params, run_module=None):
     return rc, stdout.decode("utf-8", "surrogateescape"), stderr.decode("utf-8", "surrogateescape")
 
 
-warn_seam_missing()
 _warm_up()
 
 
@@ -265,6 +262,8 @@ class InProcessModuleAction(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         reason = self._fallback_reason(task_vars)
+        if reason is not None and reason == SEAM_MISSING:
+            display.warning(seam_missing_warning())
         if reason is not None:
             display.vvv(f"streamops: {self._task.resolved_action} runs as a normal module: {reason}")
             result.update(self._execute_module(task_vars=task_vars))

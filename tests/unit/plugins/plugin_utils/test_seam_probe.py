@@ -4,6 +4,7 @@ runs as a normal module, and the run says so once."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -88,9 +89,11 @@ def test_a_missing_seam_sends_every_task_to_the_normal_module_path():
 
 # A fresh Python (the probe runs once, when the plugin file is imported, as in the main ansible process): break
 # the loader, load the plugin, then run tasks through the action plugin in forked workers as ansible's strategies
-# do, counting the warnings and which way each task ran.
+# do. Each worker's Display forwards to the parent over a pipe, as a WorkerProcess forwards to the main process
+# over its final queue (Display._final_q.send_display), and the parent replays the call on its own Display, whose
+# output (stderr) the test counts.
 RUN = textwrap.dedent("""
-    import json, os, sys
+    import json, os, pickle, sys
     from unittest import mock
 
     sys.path.insert(0, {collections!r})
@@ -106,11 +109,15 @@ RUN = textwrap.dedent("""
         fake.run_module = lambda json_params, profile: None
         sys.modules[LOADER] = fake
 
-    from ansible.utils.display import Display
-    warnings = []
-    Display.warning = lambda self, msg, *args, **kwargs: warnings.append(msg)
-
     from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils import in_process
+    from ansible.utils.display import Display
+
+    class Queue:  # what a worker's Display sends display calls through
+        def __init__(self, fd):
+            self.fd = fd
+        def send_display(self, method, *args, **kwargs):
+            data = pickle.dumps((method, args, kwargs))
+            os.write(self.fd, len(data).to_bytes(8, "big") + data)
 
     def action():
         task = mock.MagicMock(environment=None, async_val=0, check_mode=False, diff=False,
@@ -128,43 +135,58 @@ RUN = textwrap.dedent("""
     for _task in range(3):
         read, write = os.pipe()
         if os.fork() == 0:  # a worker: a fork of the process that loaded the plugin
+            os.close(read)
+            Display()._final_q = Queue(write)
             result = action().run(task_vars={{"ansible_python_interpreter": sys.executable}})
-            os.write(write, json.dumps([result["ran"], len(warnings)]).encode())
+            Display()._final_q = None
+            os.write(write, (0).to_bytes(8, "big") + json.dumps(result["ran"]).encode())
             os._exit(0)
         os.close(write)
-        ways.append(json.loads(os.read(read, 4096)))
+        with os.fdopen(read, "rb") as pipe:
+            while True:
+                size = int.from_bytes(pipe.read(8), "big")
+                if not size:
+                    ways.append(json.loads(pipe.read()))
+                    break
+                method, args, kwargs = pickle.loads(pipe.read(size))
+                getattr(Display(), method)(*args, **kwargs)  # the main process shows what a worker sent
         os.wait()
-    print(json.dumps({{"load_warnings": warnings, "tasks": ways}}))
+    print(json.dumps(ways))
 """)
 
 
 def _run_tasks(breakage, env=None):
+    """(how each of three tasks ran, the warnings ansible would print for the whole run)."""
     script = RUN.format(collections=str(COLLECTIONS), breakage=breakage)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False,
                           env=env)
     assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.splitlines()[-1])
+    warnings = [line for line in proc.stderr.splitlines() if "[WARNING]" in line]
+    return json.loads(proc.stdout.splitlines()[-1]), warnings, proc.stderr
 
 
 @pytest.mark.parametrize("breakage", ["missing", "signature"])
 def test_broken_loader_means_normal_modules_and_exactly_one_warning(breakage):
-    out = _run_tasks(breakage)
-    assert len(out["load_warnings"]) == 1, out
-    assert "modules run as normal modules" in out["load_warnings"][0]
-    assert in_process.LOADER_MODULE in out["load_warnings"][0]
-    # Every task ran the normal way, and no task added a warning of its own (the count each worker saw is the one
-    # inherited from the load).
-    assert out["tasks"] == [["module", 1]] * 3, out
+    ways, warnings, stderr = _run_tasks(breakage)
+    assert ways == ["module"] * 3  # every task ran the normal way
+    assert len(warnings) == 1, stderr  # three tasks, each in its own worker, one warning
+    assert "streamops.dynamodb_lambda: modules run as normal modules" in warnings[0]
+    assert in_process.LOADER_MODULE in " ".join(stderr.split())
 
 
 @pytest.mark.skipif(CORE < (2, 19), reason="the fork needs 2.19's loader")
 def test_intact_loader_means_forks_and_no_warning():
-    out = _run_tasks("none")
-    assert out == {"load_warnings": [], "tasks": [["fork", 0]] * 3}
+    ways, warnings, stderr = _run_tasks("none")
+    assert (ways, warnings) == (["fork"] * 3, []), stderr
 
 
 def test_no_warning_when_the_user_turned_the_fork_off():
-    import os
+    ways, warnings, stderr = _run_tasks("missing", env={**os.environ, "STREAMOPS_IN_PROCESS": "0"})
+    assert (ways, warnings) == (["module"] * 3, []), stderr
 
-    out = _run_tasks("missing", env={**os.environ, "STREAMOPS_IN_PROCESS": "0"})
-    assert out == {"load_warnings": [], "tasks": [["module", 0]] * 3}
+
+def test_no_warning_for_tasks_that_would_not_fork_anyway():
+    reason = in_process.fallback_reason(switch_env=None, switch_var=None, connection="ssh", become=False,
+                                        environment=[], async_val=0, interpreter=sys.executable,
+                                        controller_python=sys.executable, seam_missing="the loader is gone")
+    assert reason == "connection ssh is not local"  # not the missing seam: run() warns only for that reason
