@@ -20,8 +20,7 @@ comma := ,
 # One line per phase, with the time of day, so a long run shows where it is.
 banner = @printf '\n==> [%s] %s\n' "$$(date +%H:%M:%S)" "$(1)"
 
-.PHONY: help venv sandbox demo test test-unit test-integration test-molecule lint sanity bench clean
-.PHONY: venv-dev
+.PHONY: help venv venv-dev sandbox demo test test-unit test-integration test-molecule test-matrix lint sanity bench clean
 
 help: ## list the targets
 	@echo "usage: make TARGET  (Python 3.11 and access to a PyPI index needed; the first run installs into .venv)"
@@ -54,8 +53,10 @@ demo: $(RUNTIME_STAMP) ## start the sandbox, run setup (with verify) and teardow
 	$(call banner,demo: sandbox on port $(SANDBOX_PORT)$(comma) setup with verify$(comma) teardown)
 	$(BIN)/python -m tools.demo --port $(SANDBOX_PORT)
 
-test: $(DEV_STAMP) test-unit test-integration test-molecule lint sanity ## test-unit, test-integration, test-molecule, lint, sanity in that order, a banner for each
-	$(call banner,test: every phase passed (unit$(comma) integration$(comma) molecule$(comma) lint$(comma) sanity))
+# ansible-core 2.19 is make test's own controller (test-unit, test-integration, sanity); the matrix adds the others.
+test: MATRIX_CORES = 2.17 2.18
+test: $(DEV_STAMP) test-unit test-integration test-molecule lint sanity test-matrix ## test-unit, test-integration, test-molecule, lint, sanity, test-matrix (2.17, 2.18) in that order, a banner for each
+	$(call banner,test: every phase passed (unit$(comma) integration$(comma) molecule$(comma) lint$(comma) sanity$(comma) matrix))
 
 test-unit: $(DEV_STAMP) ## pytest tests/unit (no network)
 	$(call banner,test-unit: pytest tests/unit)
@@ -77,6 +78,14 @@ test-integration: $(DEV_STAMP) ## pytest tests/integration against sandboxes, th
 test-molecule: $(DEV_STAMP) ## every molecule scenario in extensions/molecule, each on its own sandbox
 	$(call banner,test-molecule: molecule test --all)
 	$(BIN)/molecule test --all
+
+# The controller matrix (docs/design.md, "Controllers"): tox-ansible's unit, sanity and integration environments on
+# each ansible-core of MATRIX_CORES, one after the other (the machine has two cores).
+MATRIX_CORES ?= 2.17 2.18 2.19
+MATRIX_ENVS = $(shell printf '%s,' $(foreach c,$(MATRIX_CORES),unit-py3.11-$(c) sanity-py3.11-$(c) integration-py3.11-$(c)) | sed 's/,$$//')
+test-matrix: $(DEV_STAMP) ## unit, sanity and one playbook run on each ansible-core of MATRIX_CORES (tox-ansible)
+	$(call banner,test-matrix: tox-ansible on ansible-core $(MATRIX_CORES))
+	$(BIN)/tox --ansible -c tox-ansible.ini -e $(MATRIX_ENVS)
 
 lint: $(DEV_STAMP) ## yamllint, shellcheck, ansible-lint, changelog, execution environment (tools/lint.sh)
 	$(call banner,lint: tools/lint.sh)

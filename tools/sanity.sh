@@ -14,7 +14,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="${ROOT}/.venv/bin"
+# SANITY_BIN: the bin directory of another virtualenv (another ansible-core: the tox-ansible matrix).
+BIN="${SANITY_BIN:-${ROOT}/.venv/bin}"
 PYTHON_VERSION=3.11
 NAMESPACE=streamops
 NAME=dynamodb_lambda
@@ -70,16 +71,19 @@ EXCLUDE=(sandbox/ bench/ tools/ tests/unit/sandbox/ tests/unit/bench/ tests/inte
 # The wheelhouse is filled from ansible-test's own pinned requirement files (pinned through ansible-core in
 # constraints.txt), online only when a wheel is missing; afterwards the gate runs offline.
 ANSIBLE_TEST_DATA="$("${BIN}/python" -c 'import ansible_test, os; print(os.path.join(os.path.dirname(ansible_test.__file__), "_data", "requirements"))')"
-PIP_VERSION="$("${BIN}/python" - <<'PY'
+# What ansible-test seeds each virtualenv with: pip alone on 2.19, pip, setuptools and wheel on 2.17/2.18.
+VENV_PACKAGES="$("${BIN}/python" - <<'PY'
 from ansible_test._internal.python_requirements import get_venv_packages
 from ansible_test._internal.host_configs import NativePythonConfig
-print(get_venv_packages(NativePythonConfig(version="3.11", path="/unused"))["pip"])
+print(" ".join(f"{name}=={version}" for name, version in
+               get_venv_packages(NativePythonConfig(version="3.11", path="/unused")).items()))
 PY
 )"
+PIP_VERSION="$(tr ' ' '\n' <<<"${VENV_PACKAGES}" | sed -n 's/^pip==//p')"
 TEST_HOME="${ROOT}/.cache/ansible-test-home"
 WHEELS="${ROOT}/.cache/sanity-wheels"
 mkdir -p "${WHEELS}" "${TEST_HOME}/.config/pip" "${TEST_HOME}/.ansible/test/cache"
-WHEEL_REQS=("pip==${PIP_VERSION}")
+read -r -a WHEEL_REQS <<<"${VENV_PACKAGES}"
 for req in "${ANSIBLE_TEST_DATA}"/sanity.*.txt; do WHEEL_REQS+=(-r "${req}"); done
 if ! "${BIN}/pip" download --quiet --no-index --find-links "${WHEELS}" -d "${WHEELS}" "${WHEEL_REQS[@]}" >/dev/null 2>&1; then
     echo "sanity: fetching pinned wheels for the import test into ${WHEELS}"

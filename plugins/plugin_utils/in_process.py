@@ -19,17 +19,24 @@ process before forking the per-host workers, so the imports below happen once pe
 Anything else falls back to the normal module execution, as does every task when the environment variable
 STREAMOPS_IN_PROCESS is 0/false/no/off or the variable `streamops_in_process` is false for the host. Mitogen for
 Ansible runs modules in-process for the same reason.
+
+The fork runs the module with ansible-core's own AnsiballZ loader (`ansible.module_utils._internal._ansiballz.
+_loader.run_module`, ansible-core 2.19), which is private: it may move or change in any release, and ansible-core
+2.17/2.18 have no such loader. `probe_seam` checks, once when this file is imported, that the loader and the 2.19
+JSON protocol are there with the expected signatures; when they are not, every task of the run falls back to the
+normal module execution and the run says so in one warning.
 """
 from __future__ import annotations
 
 import gc
+import importlib
+import inspect
 import json
 import os
 import signal
 import sys
 import tempfile
 
-from ansible.module_utils.common.json import Direction, get_module_encoder
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -37,6 +44,62 @@ from ansible.vars.clean import remove_internal_keys
 
 ENV_SWITCH = "STREAMOPS_IN_PROCESS"
 VAR_SWITCH = "streamops_in_process"
+# The private loader the fork runs modules with, and the keyword arguments this file passes it.
+LOADER_MODULE = "ansible.module_utils._internal._ansiballz._loader"
+LOADER_KEYWORDS = ("json_params", "profile", "module_fqn", "modlib_path", "extensions")
+LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
+# The JSON protocol every module of this collection speaks (none declares another serialization profile).
+PROFILE = "legacy"
+
+
+class Seam:
+    """What running a module in a fork needs from ansible-core (2.19): its loader and its JSON protocol."""
+
+    def __init__(self, run_module, get_module_encoder, direction):
+        self.run_module = run_module
+        self.get_module_encoder = get_module_encoder
+        self.direction = direction
+
+
+def _call_mismatch(func, *args, **kwargs):
+    """None when func can be called with these arguments (checked against its signature, not called), else why not."""
+    try:
+        inspect.signature(func).bind(*args, **kwargs)
+    except TypeError as exc:
+        return f"has another signature ({exc})"
+    except ValueError as exc:
+        return f"has no readable signature ({exc})"
+    return None
+
+
+def probe_seam():
+    """(Seam, None) when this ansible-core has what the fork relies on, else (None, why not).
+
+    Checked against their signatures (nothing is called): the private loader takes the keyword arguments
+    run_module_in_fork passes; the module JSON encoder of the 2.19 protocol takes a profile and a direction;
+    ActionBase._parse_returned_data takes the profile. An import that fails in any way (ansible-core 2.17/2.18 have
+    neither the loader nor the encoder; a later release may move them) counts as missing.
+    """
+    try:
+        run_module = importlib.import_module(LOADER_MODULE).run_module
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        return None, f"{LOADER_MODULE}.run_module cannot be imported ({type(exc).__name__}: {exc})"
+    problem = _call_mismatch(run_module, **dict.fromkeys(LOADER_KEYWORDS))
+    if problem:
+        return None, f"{LOADER_MODULE}.run_module {problem}"
+    try:
+        from ansible.module_utils.common.json import Direction, get_module_encoder  # pylint: disable=import-outside-toplevel
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        return None, f"ansible.module_utils.common.json.get_module_encoder cannot be imported ({exc})"
+    problem = _call_mismatch(get_module_encoder, PROFILE, None)
+    if problem or not hasattr(Direction, "CONTROLLER_TO_MODULE"):
+        return None, f"ansible.module_utils.common.json.get_module_encoder {problem or 'has no Direction'}"
+    problem = _call_mismatch(ActionBase._parse_returned_data, None, {}, PROFILE)  # pylint: disable=protected-access
+    if problem:
+        return None, f"ActionBase._parse_returned_data {problem}"
+    return Seam(run_module, get_module_encoder, Direction), None
+
+
 # The services this collection's modules talk to: their models are loaded once in the main process.
 WARM_SERVICES = ("dynamodb", "dynamodbstreams", "iam", "lambda", "logs")
 
@@ -74,7 +137,7 @@ def _warm_up():
     inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s -> 18.0/18.9 s, wall 13.5/13.7 s
     -> 11.9/12.3 s. What is frozen is never collected: a bounded cost, paid once per playbook run.
     """
-    if os.environ.get(ENV_SWITCH) is not None and not boolean(os.environ[ENV_SWITCH], strict=False):
+    if _switched_off() or SEAM is None:
         return
     try:
         # pylint: disable=unused-import,import-outside-toplevel
@@ -97,13 +160,27 @@ def _warm_up():
 
 display = Display()
 
-LOCAL_CONNECTIONS = frozenset(("local", "ansible.builtin.local", "ansible.legacy.local"))
-# The JSON protocol every module of this collection speaks (none declares another serialization profile).
-PROFILE = "legacy"
+
+def _switched_off():
+    return os.environ.get(ENV_SWITCH) is not None and not boolean(os.environ[ENV_SWITCH], strict=False)
+
+
+SEAM, SEAM_MISSING = probe_seam()
+
+
+def seam_missing_warning():
+    """The warning of a task that would have run in a fork but cannot: the same text for every task of a run.
+
+    It is sent from each task's worker, and ansible-core prints a warning once per run however many tasks send it:
+    a worker's Display forwards warnings to the main process (Display._final_q), whose Display drops repeats
+    (Display._warns). Not at import: ansible-test's import sanity test rejects output from importing a plugin.
+    """
+    return (f"streamops.dynamodb_lambda: modules run as normal modules (slower), not in a fork of the controller: "
+            f"{SEAM_MISSING}. The fork is tested on ansible-core 2.19.")
 
 
 def fallback_reason(*, switch_env, switch_var, connection, become, environment, async_val, interpreter,
-                    controller_python):
+                    controller_python, seam_missing=None):
     """Why this task must run as a normal module, or None when it can run in a fork of the controller."""
     if switch_env is not None and not boolean(switch_env, strict=False):
         return f"{ENV_SWITCH}={switch_env}"
@@ -121,11 +198,19 @@ def fallback_reason(*, switch_env, switch_var, connection, become, environment, 
         return "ansible_python_interpreter is not set (interpreter discovery may pick another Python)"
     if os.path.realpath(interpreter) != os.path.realpath(controller_python):
         return f"ansible_python_interpreter {interpreter} is not the controller's Python {controller_python}"
+    # Last: only a task that would otherwise run in a fork is one the missing seam slows down (and warns about).
+    if seam_missing:
+        return seam_missing
     return None
 
 
-def run_module_in_fork(module_fqn, json_params):
-    """Fork, run the module as AnsiballZ would (as __main__, exiting itself), return rc, stdout, stderr."""
+def run_module_in_fork(module_fqn, json_params, run_module=None):
+    """Fork, run the module as AnsiballZ would (as __main__, exiting itself), return rc, stdout, stderr.
+
+    run_module: the loader probe_seam found (the default); it sets module globals (basic._ANSIBLE_ARGS) in the
+    child only.
+    """
+    run_module = run_module or SEAM.run_module
     read_fd, write_fd = os.pipe()
     with tempfile.TemporaryFile() as err:
         pid = os.fork()
@@ -142,9 +227,6 @@ def run_module_in_fork(module_fqn, json_params):
                 sys.stdin = open(0, "r", closefd=False)  # pylint: disable=consider-using-with
                 sys.stdout = open(1, "w", closefd=False)  # pylint: disable=consider-using-with
                 sys.stderr = open(2, "w", closefd=False)  # pylint: disable=consider-using-with
-                # Imported in the child: the loader sets module globals (basic._ANSIBLE_ARGS) for this run only.
-                from ansible.module_utils._internal._ansiballz._loader import run_module  # pylint: disable=import-outside-toplevel
-
                 run_module(json_params=json_params, profile=PROFILE, module_fqn=module_fqn, modlib_path="",
                            extensions={})
             except SystemExit as exc:
@@ -180,6 +262,8 @@ class InProcessModuleAction(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp
         reason = self._fallback_reason(task_vars)
+        if reason is not None and reason == SEAM_MISSING:
+            display.warning(seam_missing_warning())
         if reason is not None:
             display.vvv(f"streamops: {self._task.resolved_action} runs as a normal module: {reason}")
             result.update(self._execute_module(task_vars=task_vars))
@@ -204,6 +288,7 @@ class InProcessModuleAction(ActionBase):
             async_val=self._task.async_val,
             interpreter=interpreter,
             controller_python=sys.executable,
+            seam_missing=SEAM_MISSING,
         )
 
     def _execute_in_fork(self, task_vars):
@@ -211,7 +296,7 @@ class InProcessModuleAction(ActionBase):
         namespace, collection, name = fqcn.split(".")
         module_args = self._task.args.copy()
         self._update_module_args(fqcn, module_args, task_vars)
-        encoder = get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)
+        encoder = SEAM.get_module_encoder(PROFILE, SEAM.direction.CONTROLLER_TO_MODULE)
         json_params = json.dumps({"ANSIBLE_MODULE_ARGS": module_args}, cls=encoder).encode()
         display.vvv(f"streamops: running {fqcn} in a fork of the controller ({ENV_SWITCH}=0 turns this off)")
         rc, stdout, stderr = run_module_in_fork(

@@ -175,7 +175,7 @@ class ModuleExit(Exception):
 @pytest.fixture
 def run_module(sandbox: Sandbox):
     """Run streamops.dynamodb_lambda.<name> in-process; return its result dict (with `failed` on failure)."""
-    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.streamops.dynamodb_lambda.tests.compat import patch_module_args
 
     def run(name: str, *, check: bool = False, diff: bool = False, **args: Any) -> dict[str, Any]:
         module = importlib.import_module(f"ansible_collections.streamops.dynamodb_lambda.plugins.modules.{name}")

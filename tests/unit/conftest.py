@@ -27,7 +27,7 @@ def offline_main(monkeypatch):
     """``run(module, **args) -> dict``: run ``module.main()`` with ``{"region": "us-east-1", **args}`` and return the
     JSON result it printed (it must exit). Building an AWS client fails the test, so this is for input that a module
     must reject (or otherwise answer) before any AWS call."""
-    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.streamops.dynamodb_lambda.tests.compat import patch_module_args
     from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
     def no_client(*_a, **_k):

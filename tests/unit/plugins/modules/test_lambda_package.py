@@ -28,7 +28,7 @@ def src(tmp_path):
 
 
 def run_main(args, check=False, diff=False):
-    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.streamops.dynamodb_lambda.tests.compat import patch_module_args
 
     out = io.StringIO()
     with patch_module_args({**args, "_ansible_check_mode": check, "_ansible_diff": diff}), \

@@ -7,7 +7,15 @@ import sys
 
 import pytest
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_process import fallback_reason, run_module_in_fork
+from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_process import (
+    SEAM,
+    SEAM_MISSING,
+    fallback_reason,
+    run_module_in_fork,
+)
+
+# On a controller without the loader the fork is never used (test_seam_probe.py covers that path).
+needs_seam = pytest.mark.skipif(SEAM is None, reason=f"no fork on this ansible-core: {SEAM_MISSING}")
 
 SAFE = {
     "switch_env": None,
@@ -81,6 +89,7 @@ def _params(**args):
     return json.dumps({"ANSIBLE_MODULE_ARGS": {"_ansible_check_mode": False, **args}}).encode()
 
 
+@needs_seam
 def test_fork_runs_the_module_and_returns_its_json(fake_modules):
     rc, stdout, stderr = run_module_in_fork(f"{fake_modules}.ok", _params(name="x"))
     assert rc == 0, stderr
@@ -90,6 +99,7 @@ def test_fork_runs_the_module_and_returns_its_json(fake_modules):
     assert json.loads(stdout)["changed"] is False
 
 
+@needs_seam
 def test_fork_reports_failure_exit_code_and_stderr(fake_modules):
     rc, stdout, stderr = run_module_in_fork(f"{fake_modules}.noisy", _params())
     assert rc == 1
@@ -97,6 +107,7 @@ def test_fork_reports_failure_exit_code_and_stderr(fake_modules):
     assert "a warning on stderr" in stderr
 
 
+@needs_seam
 def test_a_crash_in_the_module_does_not_take_the_caller_with_it(fake_modules):
     rc, stdout, stderr = run_module_in_fork(f"{fake_modules}.crash", _params())
     assert rc == 1
@@ -132,6 +143,7 @@ def test_botocore_loaders_share_parsed_models_only_with_the_same_search_paths(tm
     assert custom._cache is not first._cache  # pylint: disable=protected-access
 
 
+@needs_seam
 def test_loading_the_plugin_froze_the_heap_for_the_forks():
     import gc
 
