@@ -46,10 +46,6 @@ NOT_RUN = {
     "a diagram (GitHub draws it); the test checks that each subgraph is a role",
 }
 BLOCK_TIMEOUT = 600
-# The roles example leaves stream_verify_view_type unset; stream_verify fails on that (None is not one of the
-# choices) until the roles read the view type from the table, a change of the roles under way.
-ROLES_BLOCK_XFAIL = (
-    "stream_verify rejects an unset stream_verify_view_type (None) until the roles read it from the table")
 
 
 @dataclass
@@ -259,10 +255,7 @@ def _report(block: Block, proc: subprocess.CompletedProcess[str]) -> str:
 
 def _params():
     for block in BLOCKS:
-        marks = []
-        if kind(block) == "shell" and "site.yml" in block.body:
-            marks.append(pytest.mark.xfail(strict=False, reason=ROLES_BLOCK_XFAIL))
-        yield pytest.param(block, id=block.id, marks=marks)
+        yield pytest.param(block, id=block.id)
 
 
 @pytest.mark.parametrize("block", _params())
