@@ -26,6 +26,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poller-start-delay", type=float, default=0.0, metavar="S",
                         help="a LATEST mapping begins polling S seconds after creation")
     parser.add_argument("--seed", type=int, default=None, help="seed for the throttling draw")
+    # Who may drive the sandbox. It runs the code it is sent, so by default only this machine may, and only
+    # under a loopback Host name (a web page cannot use DNS rebinding to reach it) and without CORS headers.
+    guard = parser.add_argument_group("access (the sandbox runs the code it is sent)")
+    guard.add_argument("--allow-remote-code-execution", action="store_true",
+                       help="allow a --host that is not a loopback address; anyone who can reach the port can then "
+                            "run code on this machine")
+    guard.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests whose Host header is NAME (loopback names and the bind address "
+                            "are always answered; repeatable)")
+    guard.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="send CORS headers to web pages from ORIGIN, e.g. http://localhost:3000, or '*' for "
+                            "any (none by default; repeatable)")
     args = parser.parse_args(argv)
     config = SandboxConfig()
     try:
@@ -35,9 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
 
-    from .server import SandboxServer
+    from .server import MotoVersionMismatch, RemoteBindRefused, SandboxServer, check_moto_version
 
-    server = SandboxServer(args.host, args.port, config)
+    try:
+        check_moto_version()
+    except MotoVersionMismatch as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server = SandboxServer(args.host, args.port, config,
+                               allow_remote_code_execution=args.allow_remote_code_execution,
+                               allowed_hosts=args.allow_host, cors_origins=args.cors_origin)
+    except RemoteBindRefused as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         server.start()
     except OSError as exc:
