@@ -316,6 +316,12 @@ class SandboxApp:
                 if m == method and found:
                     operation, params = op, found.groupdict()
                     break
+            else:
+                from .validation import lambda_operation
+
+                routed = lambda_operation(method, path)
+                if routed is not None:
+                    operation, params = routed
         else:
             form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"))) if body else {}
             operation = form.get("Action") or query.get("Action", "")

@@ -53,6 +53,7 @@ class RemoteBindRefused(ValueError):
 # Order matters only where two extensions hook the same operation; faults go first so they see every call.
 EXTENSIONS = (
     "sandbox.faults",
+    "sandbox.validation",
     "sandbox.aws_behaviour",
     "sandbox.lambda_runtime",
     "sandbox.event_source_mappings",
