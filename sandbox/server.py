@@ -55,6 +55,7 @@ EXTENSIONS = (
     "sandbox.faults",
     "sandbox.validation",
     "sandbox.aws_behaviour",
+    "sandbox.logs_api",
     "sandbox.lambda_runtime",
     "sandbox.event_source_mappings",
 )
