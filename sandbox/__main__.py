@@ -26,6 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poller-start-delay", type=float, default=0.0, metavar="S",
                         help="a LATEST mapping begins polling S seconds after creation")
     parser.add_argument("--seed", type=int, default=None, help="seed for the throttling draw")
+    # The transitions AWS shows and callers must wait for (0: the write's answer says UPDATING / Pending /
+    # InProgress where AWS's does, and the next read says ACTIVE / Active / Successful).
+    transitions = parser.add_argument_group("transitions")
+    transitions.add_argument("--table-transition", type=float, default=0.0, metavar="S",
+                             help="a table stays UPDATING for S seconds after UpdateTable; another UpdateTable "
+                                  "meanwhile gets ResourceInUseException")
+    transitions.add_argument("--stream-transition", type=float, default=0.0, metavar="S",
+                             help="a stream stays ENABLING / DISABLING (and its table UPDATING) for S seconds")
+    transitions.add_argument("--function-transition", type=float, default=0.0, metavar="S",
+                             help="a function stays Pending after CreateFunction and InProgress after an update "
+                                  "for S seconds; another update meanwhile gets ResourceConflictException")
     # Who may drive the sandbox. It runs the code it is sent, so by default only this machine may, and only
     # under a loopback Host name (a web page cannot use DNS rebinding to reach it) and without CORS headers.
     guard = parser.add_argument_group("access (the sandbox runs the code it is sent)")
@@ -44,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         config.update({"throttle": args.throttle, "iam_propagation_delay": args.iam_propagation_delay,
                        "mapping_transition": args.mapping_transition, "poller_start_delay": args.poller_start_delay,
                        "seed": args.seed})
+        config.update({"table_transition": args.table_transition, "stream_transition": args.stream_transition,
+                       "function_transition": args.function_transition})
     except ValueError as exc:
         parser.error(str(exc))
 

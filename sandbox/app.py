@@ -197,6 +197,7 @@ class SandboxApp:
         self._after: dict[tuple[str, str], list[After]] = collections.defaultdict(list)
         self._before_any: list[BeforeAny] = []
         self._reset_hooks: list[Callable[[], None]] = []
+        self._admin_endpoints: dict[tuple[str, str], Callable[[Request], Response]] = {}
         self._stats_lock = threading.Lock()
         self.calls: collections.Counter[str] = collections.Counter()
 
@@ -209,6 +210,10 @@ class SandboxApp:
 
     def before_any(self, fn: BeforeAny) -> None:
         self._before_any.append(fn)
+
+    def admin_endpoint(self, method: str, path: str, fn: Callable[[Request], Response]) -> None:
+        """An extension's own admin endpoint under /_sandbox/ (fn may raise ValueError for a 400)."""
+        self._admin_endpoints[(method, path.rstrip("/"))] = fn
 
     def on_reset(self, fn: Callable[[], None]) -> None:
         """Called by /_sandbox/reset (after moto's own reset) so sandbox state is cleared too."""
@@ -357,6 +362,9 @@ class SandboxApp:
                 with self._stats_lock:
                     self.calls.clear()
                 return json_response({"reset": True}, content_type="application/json")
+            endpoint = self._admin_endpoints.get((request.method, path))
+            if endpoint is not None:
+                return endpoint(request)
         except ValueError as exc:
             return json_response({"error": str(exc)}, status=400, content_type="application/json")
         return json_response({"error": f"no admin endpoint {request.method} {path}"}, status=404,

@@ -54,6 +54,7 @@ class RemoteBindRefused(ValueError):
 EXTENSIONS = (
     "sandbox.faults",
     "sandbox.validation",
+    "sandbox.transitions",
     "sandbox.aws_behaviour",
     "sandbox.logs_api",
     "sandbox.lambda_runtime",
