@@ -57,6 +57,7 @@ EXTENSIONS = (
     "sandbox.transitions",
     "sandbox.aws_behaviour",
     "sandbox.logs_api",
+    "sandbox.lambda_config",
     "sandbox.lambda_runtime",
     "sandbox.event_source_mappings",
 )
