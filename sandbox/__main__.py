@@ -1,4 +1,9 @@
-"""python -m sandbox [--port N] [--throttle P] [--iam-propagation-delay S] [--mapping-transition S] [--poller-start-delay S]"""
+"""python -m sandbox [--port N] [--throttle P] [--iam-propagation-delay S] [--mapping-transition S] [--poller-start-delay S]
+
+The local AWS endpoint. It runs the code it is sent: it listens on loopback only unless told otherwise.
+Admin endpoints: /_sandbox/config (GET/POST the knobs), /_sandbox/reset, /_sandbox/stats, /_sandbox/health,
+/_sandbox/lambda/next-state (make the next CreateFunction / update end Failed or stay Pending).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,8 @@ from .config import SandboxConfig
 
 def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default: loopback only)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--throttle", type=float, default=0.0, metavar="P",
