@@ -74,8 +74,8 @@ options:
   environment_variables:
     description:
       - Environment variables of the function. Replaces the whole set; V({}) removes every variable.
-      - Names must start with a letter and hold only letters, digits and C(_); names Lambda reserves
-        (C(AWS_REGION), C(AWS_LAMBDA_*), C(_HANDLER), ...) are rejected. Values are sent as strings.
+      - Names must start with a letter, be at least two characters and hold only letters, digits and C(_); names
+        Lambda reserves (C(AWS_REGION), C(AWS_LAMBDA_*), C(_HANDLER), ...) are rejected. Values are sent as strings.
     type: dict
     default: {}
   tags:
@@ -294,7 +294,8 @@ RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                   3653)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/.+$")
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Lambda's pattern for environment variable names: at least two characters (API_Environment.html).
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
 _RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|"
                            r"AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|"
                            r"LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|AWS_XRAY_.*)$")
@@ -333,7 +334,7 @@ def validate(params):
         problems.append("timeout: must be 1-900 seconds (got %s)" % params["timeout"])
     for key, value in params["environment_variables"].items():
         if not _ENV_NAME.match(key):
-            problems.append("environment_variables: %r is not a valid name (a letter, then letters, digits, _)" % key)
+            problems.append("environment_variables: %r is not a valid name (a letter, then at least one letter, digit or _)" % key)
         elif _RESERVED_ENV.match(key):
             problems.append("environment_variables: %s is reserved by Lambda" % key)
         if isinstance(value, (dict, list)) or value is None:

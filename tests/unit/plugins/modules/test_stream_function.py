@@ -123,3 +123,18 @@ def test_function_view_reads_what_lambda_answers():
     assert sf.function_view(conf, {}) == {"runtime": "python3.12", "handler": "h.f", "role": ROLE, "description": "",
                                           "memory_size": 128, "timeout": 3, "environment_variables": {},
                                           "code_sha256": "abc=", "tags": {}}
+
+
+def test_one_letter_environment_names_are_refused_as_lambda_does():
+    """Lambda's Environment.Variables keys match [a-zA-Z]([a-zA-Z0-9_])+: two characters at least
+    (https://docs.aws.amazon.com/lambda/latest/api/API_Environment.html)."""
+    from ansible_collections.streamops.dynamodb_lambda.plugins.modules import stream_function
+
+    params = {"name": "fn", "state": "present", "owner_tag": {"streamops:managed-by": "streamops.dynamodb_lambda"},
+              "src": "/src", "handler": "handler.main", "runtime": "python3.12",
+              "role": "arn:aws:iam::123456789012:role/r", "description": "", "memory_size": 128, "timeout": 3,
+              "environment_variables": {"X": "1", "XY": "2"}, "tags": None, "log_retention_days": None,
+              "role_wait_timeout": 120, "wait_timeout": 300}
+    problems = [p for p in stream_function.validate(params) if p.startswith("environment_variables")]
+    assert problems == ["environment_variables: 'X' is not a valid name (a letter, then at least one letter, digit "
+                        "or _)"]
