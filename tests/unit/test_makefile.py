@@ -36,7 +36,7 @@ def test_help_lists_every_target():
 def test_every_phase_of_make_test_prints_a_banner():
     plan = _make("-n", "test")
     phases = re.findall(r"^test: (\$\(DEV_STAMP\) )?(?P<phases>.*?) ##", MAKEFILE, flags=re.M)[0][1].split()
-    assert phases == ["test-unit", "test-integration", "test-molecule", "lint", "sanity"]
+    assert phases == ["test-unit", "test-integration", "test-molecule", "lint", "sanity", "test-matrix"]
     for phase in phases:
         assert re.search(rf'printf .*"{re.escape(phase)}: ', plan), f"no banner for {phase}:\n{plan}"
 
