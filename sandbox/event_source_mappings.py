@@ -39,6 +39,9 @@ _NAME = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)(?::(?P<qualifier>[A-Za-z0-9$_-]+)
 _DESTINATION = re.compile(r"^arn:aws[a-z-]*:(?P<service>sqs|sns):[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$")
 
 _mappings: dict[str, "Mapping"] = {}  # UUID -> mapping, in creation order; guarded by streams.changed
+# What the next CreateEventSourceMapping does instead of settling normally (POST /_sandbox/lambda/next-mapping-state),
+# so callers' handling of a mapping that stays Creating, or that Lambda itself ends Disabled, can be tested.
+_next_create: dict[str, Any] | None = None
 _app: SandboxApp | None = None
 
 
@@ -84,6 +87,9 @@ class Mapping:
     start_delay: float = 0.0  # LATEST: records written this long after creation are never delivered
     deleted: bool = False
     poller: Any = None
+    # "User action" after a change a caller asked for; "PROBLEM: ..." when Lambda itself stopped the mapping.
+    state_transition_reason: str = "User action"
+    failure: str | None = None  # set on demand: Creating ends Disabled with this problem instead of Enabled
 
     @property
     def arn(self) -> str:
@@ -108,6 +114,10 @@ class Mapping:
             self.deleted = True
             _mappings.pop(self.uuid, None)
             return
+        if self.state == "Creating" and self.failure:
+            # Lambda stops a mapping it cannot run and says why in StateTransitionReason / LastProcessingResult.
+            self.enabled = False
+            self.state_transition_reason = self.last_processing_result = f"PROBLEM: {self.failure}"
         self.state = "Enabled" if self.enabled else "Disabled"
 
     def is_active(self) -> bool:
@@ -142,7 +152,7 @@ class Mapping:
             "LastModified": self.last_modified,
             "LastProcessingResult": self.last_processing_result,
             "State": self.state,
-            "StateTransitionReason": "User action",
+            "StateTransitionReason": self.state_transition_reason,
             "DestinationConfig": {"OnFailure": {"Destination": self.on_failure} if self.on_failure else {}},
             "MaximumRecordAgeInSeconds": self.maximum_record_age,
             "BisectBatchOnFunctionError": self.bisect,
@@ -359,6 +369,7 @@ def _get(uuid: str) -> Mapping:
 # --- operations -----------------------------------------------------------------------------------------------
 
 def create(account: str, region: str, body: dict[str, Any]) -> Mapping:
+    global _next_create
     function_arn, fn = resolve_function(account, region, body.get("FunctionName"))
     source = body.get("EventSourceArn")
     shard = _check_stream(source)
@@ -386,7 +397,12 @@ def create(account: str, region: str, body: dict[str, Any]) -> Mapping:
         m.start_delay = float(_app.config.poller_start_delay) if _app is not None else 0.0
         m.created = m.last_modified = time.time()
         _mappings[m.uuid] = m
-        m.state, m.transition_end = "Creating", time.time() + _transition()
+        planned, _next_create = _next_create, None
+        duration = _transition()
+        if planned is not None:
+            duration = max(duration, planned["seconds"])
+            m.failure = planned["reason"] if planned["state"] == "Failed" else None
+        m.state, m.transition_end = "Creating", time.time() + duration
         snapshot = m.to_json()
         m.settle()
         m.poller = poller.Poller(m)
@@ -589,9 +605,30 @@ def _api_untag(req: AwsRequest):  # type: ignore[no-untyped-def]
     return _respond(untag)(req)
 
 
+def _admin_next_create(request: Any) -> Response:
+    """POST /_sandbox/lambda/next-mapping-state {"state": "Creating" | "Failed", "seconds": S, "reason": "..."}:
+    the next CreateEventSourceMapping stays Creating for at least S seconds, and with "Failed" then ends Disabled
+    with StateTransitionReason and LastProcessingResult "PROBLEM: <reason>" instead of Enabled."""
+    global _next_create
+    body = request.get_json(force=True, silent=True) or {}
+    state = body.get("state", "Failed")
+    if state not in ("Creating", "Failed"):
+        raise ValueError("state must be Creating or Failed")
+    seconds = float(body.get("seconds", 0))
+    if seconds < 0:
+        raise ValueError("seconds must not be negative")
+    planned = {"state": state, "seconds": seconds,
+               "reason": str(body.get("reason", "Function call failed"))}
+    with streams.changed:
+        _next_create = planned
+    return json_response({"next": {"CreateEventSourceMapping": planned}}, content_type="application/json")
+
+
 def reset() -> None:
     """Stop every poller and forget every mapping (sandbox reset)."""
+    global _next_create
     with streams.changed:
+        _next_create = None
         doomed = list(_mappings.values())
         _mappings.clear()
         for m in doomed:
@@ -616,6 +653,7 @@ def install(app: SandboxApp) -> None:
                                ("ListEventSourceMappings", _api_list), ("ListTags", _api_list_tags),
                                ("TagResource", _api_tag), ("UntagResource", _api_untag)):
         app.override("lambda", operation, handler)
+    app.admin_endpoint("POST", "/_sandbox/lambda/next-mapping-state", _admin_next_create)
     app.on_reset(reset)
 
 

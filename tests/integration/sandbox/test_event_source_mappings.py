@@ -447,3 +447,57 @@ def test_reset_clears_mappings(lam, sandbox, fn, stream) -> None:
     lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=stream, StartingPosition="LATEST")
     sandbox.reset()
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+# --- states produced on demand ------------------------------------------------------------------------------------
+
+def _plan_next_mapping(sandbox, **plan: Any) -> dict[str, Any]:
+    return sandbox._call("POST", "/_sandbox/lambda/next-mapping-state", plan)
+
+
+def test_a_mapping_can_be_kept_creating_on_demand(sandbox, lam, fn, stream):
+    """AWS: a new mapping is Creating until Lambda has set it up, then Enabled; callers poll State
+    (https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html). The sandbox keeps
+    the next one Creating for as long as asked, whatever mapping_transition says."""
+    _plan_next_mapping(sandbox, state="Creating", seconds=1.5)
+    created = lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=stream, StartingPosition="LATEST")
+    started = time.monotonic()
+    assert created["State"] == "Creating"
+    assert lam.get_event_source_mapping(UUID=created["UUID"])["State"] == "Creating"
+    final = settled(lam, created["UUID"])
+    assert final["State"] == "Enabled" and time.monotonic() - started >= 1.0
+    # Only the next create: the one after settles as usual.
+    lam.delete_event_source_mapping(UUID=created["UUID"])
+    wait_for("the first mapping gone", lambda: not lam.list_event_source_mappings(FunctionName="fn")[
+        "EventSourceMappings"])
+    again = lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=stream, StartingPosition="LATEST")
+    assert lam.get_event_source_mapping(UUID=again["UUID"])["State"] == "Enabled"
+
+
+def test_a_mapping_lambda_stops_ends_disabled_with_the_problem(sandbox, lam, fn, stream):
+    """AWS: StateTransitionReason says whether a user or Lambda made the last change; a mapping Lambda cannot run
+    is left Disabled with the reason ("PROBLEM: ...") in StateTransitionReason and LastProcessingResult
+    (https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html)."""
+    _plan_next_mapping(sandbox, state="Failed", seconds=0.5, reason="Function call failed")
+    created = lam.create_event_source_mapping(FunctionName="fn", EventSourceArn=stream, StartingPosition="LATEST")
+    final = settled(lam, created["UUID"])
+    assert final["State"] == "Disabled"
+    assert final["StateTransitionReason"] == "PROBLEM: Function call failed"
+    assert final["LastProcessingResult"] == "PROBLEM: Function call failed"
+
+
+def test_the_trigger_module_fails_naming_why_lambda_stopped_the_mapping(sandbox, run_module, fn, stream):
+    """The collection's wait for Enabled must not report success for a mapping Lambda ended Disabled."""
+    _plan_next_mapping(sandbox, state="Failed", seconds=0.3, reason="Function call failed")
+    result = run_module("stream_trigger", function_name="fn", stream_arn=stream, wait_timeout=30)
+    assert result.get("failed"), result
+    assert "ended Disabled instead of Enabled" in result["msg"] and "PROBLEM: Function call failed" in result["msg"]
+
+
+@pytest.mark.parametrize("plan", [{"state": "Pending"}, {"state": "Failed", "seconds": -1}])
+def test_next_mapping_state_refuses_what_it_cannot_do(sandbox, plan):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as info:
+        _plan_next_mapping(sandbox, **plan)
+    assert info.value.code == 400
