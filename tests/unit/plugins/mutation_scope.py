@@ -1,0 +1,90 @@
+"""Write a patch file that marks the modules' core functions as added lines, for ``mutmut run --use-patch-file``.
+
+mutmut 2 mutates whole files; a patch file is its only way to mutate part of one. The validation messages and
+DOCUMENTATION strings around the core change all the time and are covered by other tests, so the mutation run
+looks at the functions that talk to AWS and decide what to do. Line numbers come from the source at run time
+(``ast``), so the scope follows edits. Docstrings are left out: a mutated docstring changes nothing.
+
+    python tests/unit/plugins/mutation_scope.py > /tmp/core-scope.patch
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# file -> functions in scope (None: every function of the file).
+SCOPE = {
+    "plugins/modules/stream_function.py": (
+        "environment", "desired_tags", "apply_tags", "get_function", "describe_log_group", "group_arn",
+        "log_group_tags", "function_view", "ensure_log_group", "checked_ready", "busy", "ensure_function",
+        "run_present", "run_absent"),
+    "plugins/modules/stream_trigger.py": (
+        "resolve_source", "settle", "diff_view", "result_of", "desired_tags", "ensure_absent", "ensure_present",
+        "run"),
+    "plugins/modules/dynamodb_stream.py": (
+        "plan", "unowned_replacement_error", "creation_request", "update_stream", "settled", "diff_view",
+        "base_result", "missing_table", "create", "delete", "ensure"),
+    "plugins/modules/execution_role.py": (
+        "view", "owner_problem", "create", "update", "ensure_present", "empty_role", "ensure_absent"),
+    "plugins/module_utils/waiters.py": None,
+    "plugins/module_utils/stream.py": None,
+    "plugins/module_utils/event_source_mapping.py": (
+        "desired_settings", "current_settings", "differences", "api_fields", "resolve_function", "list_mappings",
+        "find_table_mappings", "find_mappings_to_remove", "get_mapping", "wait_stable", "wait_gone",
+        "create_mapping", "update_mapping", "delete_mapping", "mapping_arn", "mapping_tags"),
+}
+
+
+def body_lines(path, names):
+    tree = ast.parse((ROOT / path).read_text())
+    lines = set()
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or (names is not None and node.name not in names):
+            continue
+        body = node.body
+        first = body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value,
+                                                                                                 str):
+            body = body[1:]
+        lines.add(node.lineno)  # default argument values live on the def line
+        for stmt in body:
+            lines.update(range(stmt.lineno, stmt.end_lineno + 1))
+    if names is not None:
+        found = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        missing = set(names) - found
+        if missing:
+            raise SystemExit("%s: no function %s" % (path, ", ".join(sorted(missing))))
+    return sorted(lines)
+
+
+def hunks(lines):
+    start = prev = None
+    for line in lines:
+        if start is None:
+            start = prev = line
+        elif line == prev + 1:
+            prev = line
+        else:
+            yield start, prev
+            start = prev = line
+    if start is not None:
+        yield start, prev
+
+
+def main():
+    out = []
+    for path, names in SCOPE.items():
+        text = (ROOT / path).read_text().splitlines()
+        out += ["diff -u %s %s" % (path, path), "--- %s" % path, "+++ %s" % path]
+        for first, last in hunks(body_lines(path, names)):
+            out.append("@@ -0,0 +%d,%d @@" % (first, last - first + 1))
+            out += ["+" + text[n - 1] for n in range(first, last + 1)]
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
