@@ -417,6 +417,9 @@ class FakeDynamoDB(FakeClient):
         kwargs = self._record("describe_table", kwargs)
         table = self._table(kwargs["TableName"], "DescribeTable")
         self._advance(table)
+        if table.get("_gone"):
+            del self.tables[table["TableName"]]
+            table = self._table(kwargs["TableName"], "DescribeTable")
         return {"Table": self._public(table)}
 
     def update_table(self, **kwargs):
@@ -440,6 +443,28 @@ class FakeDynamoDB(FakeClient):
         table["TableStatus"] = "UPDATING"
         table["_script"] = [{}] * (self.update_reads - 1) + [{"TableStatus": "ACTIVE"}]
         return {"TableDescription": self._public(table)}
+
+    def create_table(self, **kwargs):
+        """CreateTable answers CREATING; the stream in StreamSpecification exists from the start."""
+        kwargs = self._record("create_table", kwargs)
+        if kwargs["TableName"] in self.tables:
+            raise client_error("ResourceInUseException", "Table already exists: %s" % kwargs["TableName"],
+                               "CreateTable")
+        spec = kwargs.get("StreamSpecification") or {}
+        table = self.add_table(kwargs["TableName"], view_type=spec.get("StreamViewType") if spec.get("StreamEnabled")
+                               else None, tags={t["Key"]: t["Value"] for t in kwargs.get("Tags", [])},
+                               status="CREATING", script=[{}] * (self.update_reads - 1) + [{"TableStatus": "ACTIVE"}])
+        table.update(KeySchema=kwargs["KeySchema"], AttributeDefinitions=kwargs["AttributeDefinitions"])
+        return {"TableDescription": self._public(table)}
+
+    def delete_table(self, **kwargs):
+        """DeleteTable answers DELETING; the table disappears after ``update_reads`` more reads."""
+        kwargs = self._record("delete_table", kwargs)
+        table = self._table(kwargs["TableName"], "DeleteTable")
+        table["TableStatus"] = "DELETING"
+        answer = self._public(table)
+        table["_script"] = [{}] * (self.update_reads - 1) + [{"_gone": True}]
+        return {"TableDescription": answer}
 
     def list_tags_of_resource(self, **kwargs):
         kwargs = self._record("list_tags_of_resource", kwargs)
