@@ -19,23 +19,19 @@ ROOT = Path(__file__).resolve().parents[3]
 # file -> functions in scope (None: every function of the file).
 SCOPE = {
     "plugins/modules/stream_function.py": (
-        "environment", "desired_tags", "apply_tags", "get_function", "describe_log_group", "group_arn",
-        "log_group_tags", "function_view", "ensure_log_group", "checked_ready", "busy", "ensure_function",
-        "run_present", "run_absent"),
+        "ensure_log_group", "checked_ready", "busy", "ensure_function", "run_present", "run_absent"),
     "plugins/modules/stream_trigger.py": (
-        "resolve_source", "settle", "diff_view", "result_of", "desired_tags", "ensure_absent", "ensure_present",
-        "run"),
+        "resolve_source", "settle", "desired_tags", "ensure_absent", "ensure_present", "run"),
+    "plugins/module_utils/stream.py": (
+        "describe_table", "stream_facts", "wait_table_active", "wait_stream_enabled", "wait_table_gone"),
     "plugins/modules/dynamodb_stream.py": (
-        "plan", "unowned_replacement_error", "creation_request", "update_stream", "settled", "diff_view",
-        "base_result", "missing_table", "create", "delete", "ensure"),
-    "plugins/modules/execution_role.py": (
-        "view", "owner_problem", "create", "update", "ensure_present", "empty_role", "ensure_absent"),
+        "plan", "missing_table", "update_stream", "settled", "create", "delete", "ensure"),
     "plugins/module_utils/waiters.py": None,
-    "plugins/module_utils/stream.py": None,
     "plugins/module_utils/event_source_mapping.py": (
-        "desired_settings", "current_settings", "differences", "api_fields", "resolve_function", "list_mappings",
         "find_table_mappings", "find_mappings_to_remove", "get_mapping", "wait_stable", "wait_gone",
-        "create_mapping", "update_mapping", "delete_mapping", "mapping_arn", "mapping_tags"),
+        "create_mapping", "update_mapping", "delete_mapping"),
+    "plugins/modules/execution_role.py": (
+        "create", "update", "ensure_present", "empty_role", "ensure_absent"),
 }
 
 

@@ -1,0 +1,154 @@
+"""execution_role's core (ensure_present -> create / update, ensure_absent) against an IAM fake: NoSuchEntity for a
+role not visible yet, DeleteConflict while policies are still attached."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aws_fakes import FakeIAM
+from aws_fakes import FakeModule
+from aws_fakes import client_error
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import iam
+from ansible_collections.streamops.dynamodb_lambda.plugins.modules import execution_role as er
+
+OWNER = {"streamops:managed-by": "streamops.dynamodb_lambda"}
+POLICY = {"Version": "2012-10-17",
+          "Statement": [{"Effect": "Allow", "Action": ["dynamodb:GetRecords"], "Resource": "*"}]}
+LOGS = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+
+
+def params(**overrides):
+    values = {option: spec.get("default") for option, spec in er.ARGUMENT_SPEC.items()}
+    values.update(name="fn-role", policy_name="stream", policy_document=POLICY)
+    values.update(overrides)
+    return values
+
+
+def present(client, check_mode=False, **overrides):
+    p = params(**overrides)
+    problems, parsed = er.validate(p)
+    assert problems == []
+    return er.ensure_present(FakeModule(check_mode=check_mode), client, p, parsed)
+
+
+def absent(client, check_mode=False, **overrides):
+    return er.ensure_absent(FakeModule(check_mode=check_mode), client, params(state="absent", **overrides))
+
+
+def test_create_puts_the_trust_policy_tags_inline_policy_and_attachments(clock):
+    client = FakeIAM()
+    # Right after CreateRole other IAM calls may not see the role yet.
+    client.fail("put_role_policy", client_error("NoSuchEntity", "The role with name fn-role cannot be found.",
+                                                "PutRolePolicy"))
+
+    result = present(client, managed_policy_arns=[LOGS, LOGS], tags={"team": "data"})
+
+    assert result["changed"] is True and result["created"] is True
+    assert result["arn"] == client.roles["fn-role"]["Arn"]
+    role = client.roles["fn-role"]
+    assert role["AssumeRolePolicyDocument"] == iam.LAMBDA_TRUST_POLICY
+    assert {t["Key"]: t["Value"] for t in role["Tags"]} == dict(OWNER, team="data")
+    assert role["_inline"] == {"stream": POLICY} and role["_attached"] == [LOGS]
+    assert client.operations().count("put_role_policy") == 2
+    assert result["managed_policy_arns"] == [LOGS]
+
+
+def test_check_mode_create_writes_nothing(clock):
+    client = FakeIAM()
+
+    result = present(client, check_mode=True)
+
+    assert result["changed"] is True and result["arn"] is None and client.writes() == []
+    assert result["policy_document"] == POLICY
+
+
+def test_an_up_to_date_role_is_not_changed(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, inline={"stream": POLICY})
+
+    result = present(client)
+
+    assert result["changed"] is False and client.writes() == []
+
+
+def test_update_converges_each_difference_with_its_own_call(clock):
+    client = FakeIAM()
+    old_policy = dict(POLICY, Statement=[dict(POLICY["Statement"][0], Action=["dynamodb:*"])])
+    client.add_role("fn-role", {"Version": "2012-10-17", "Statement": []}, tags=dict(OWNER, stale="1"),
+                    description="old", inline={"stream": old_policy}, attached=["arn:aws:iam::aws:policy/Old"])
+
+    result = present(client, description="new", tags={"team": "data"}, managed_policy_arns=[LOGS])
+
+    assert result["changed"] is True and result["created"] is False
+    assert client.writes() == ["update_assume_role_policy", "update_role", "untag_role", "tag_role",
+                               "put_role_policy", "detach_role_policy", "attach_role_policy"]
+    role = client.roles["fn-role"]
+    assert role["AssumeRolePolicyDocument"] == iam.LAMBDA_TRUST_POLICY and role["Description"] == "new"
+    # The owner tag stays although tags: does not list it.
+    assert {t["Key"]: t["Value"] for t in role["Tags"]} == dict(OWNER, team="data")
+    assert role["_inline"]["stream"] == POLICY and role["_attached"] == [LOGS]
+    assert result["tags"] == dict(OWNER, team="data")
+
+
+def test_check_mode_update_predicts_without_writing(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, inline={})
+
+    result = present(client, check_mode=True)
+
+    assert result["changed"] is True and client.writes() == []
+    assert result["diff"]["before"]["inline_policies"] == {"stream": None}
+    assert result["diff"]["after"]["inline_policies"] == {"stream": POLICY}
+
+
+def test_absent_deletes_an_owned_role_after_emptying_it(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, inline={"stream": POLICY, "other": POLICY},
+                    attached=[LOGS])
+
+    result = absent(client)
+
+    assert result["changed"] is True and result["deleted"] is True and "fn-role" not in client.roles
+    ops = client.writes()
+    # The named policy first; DeleteConflict for what was not named, then the rest is listed and removed.
+    assert ops[0] == "delete_role_policy" and ops[1] == "delete_role" and ops[-1] == "delete_role"
+    assert "detach_role_policy" in ops
+
+
+def test_absent_leaves_a_role_it_does_not_own(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags={"team": "x"})
+
+    result = absent(client)
+
+    assert result["changed"] is False and client.writes() == [] and "does not carry tag" in result["skipped_reason"]
+
+
+def test_absent_in_check_mode_writes_nothing(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER)
+
+    result = absent(client, check_mode=True)
+
+    assert result["changed"] is True and client.writes() == [] and "fn-role" in client.roles
+
+
+def test_absent_on_a_missing_role_is_no_change(clock):
+    result = absent(FakeIAM())
+
+    assert result["changed"] is False and result["arn"] is None
+
+
+@pytest.mark.parametrize("document", [json.dumps(iam.LAMBDA_TRUST_POLICY),
+                                      "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"])
+def test_a_trust_policy_returned_as_text_is_decoded(clock, document):
+    client = FakeIAM()
+    client.add_role("fn-role", document, tags=OWNER, inline={"stream": POLICY})
+
+    result = present(client)
+
+    changed = json.loads(json.dumps(iam.decode_policy(document))) != iam.LAMBDA_TRUST_POLICY
+    assert result["changed"] is changed
+    assert client.writes() == (["update_assume_role_policy"] if changed else [])
