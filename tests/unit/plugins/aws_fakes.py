@@ -2,7 +2,7 @@
 
 Each fake keeps the resources of one service in memory, answers in the shapes botocore returns, records every call
 as ``(operation, kwargs)`` in ``calls`` (``aws_retry`` dropped: it is the retry decorator's switch, not a request
-field) and raises ``botocore.exceptions.ClientError`` with the error codes AWS uses.
+field; ``aws_retry=False`` fails the test) and raises ``botocore.exceptions.ClientError`` with the error codes AWS uses.
 
 Transitions are scripts: a resource carries a list of partial updates, and every *read* of it (GetFunction,
 GetFunctionConfiguration, GetEventSourceMapping, DescribeTable, DescribeStream) first applies the next one. So
@@ -68,6 +68,10 @@ class FakeClient:
         self._errors.setdefault(operation, []).extend(errors)
 
     def _record(self, operation, kwargs):
+        # The modules pass aws_retry=True on every call so throttling is retried; a call wrapped in its own retry
+        # decorator leaves it out. False would turn retries off: fail loudly.
+        if kwargs.get("aws_retry", True) is not True:
+            raise AssertionError("%s called with aws_retry=%r" % (operation, kwargs["aws_retry"]))
         kwargs = {k: v for k, v in kwargs.items() if k != "aws_retry"}
         self.calls.append((operation, copy.deepcopy(kwargs)))
         queued = self._errors.get(operation)

@@ -249,3 +249,64 @@ def test_absent_with_only_a_log_group_left(clock):
     result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"))
 
     assert result["operations"] == ["logs:DeleteLogGroup"] and logs.groups == {}
+
+
+# --- the log group ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_new_log_group_gets_retention_and_the_owner_tag(clock, check_mode):
+    lam, logs = FakeLambda(), FakeLogs()
+    lam.add_function("fn", tags=OWNER)
+
+    result = present(lam, logs, check_mode=check_mode, sha="old-sha", log_retention_days=14)
+
+    assert result["operations"] == ["logs:CreateLogGroup", "logs:PutRetentionPolicy"]
+    assert result["diff"]["before"]["log_group"] == {}
+    assert result["diff"]["after"]["log_group"] == {"log_group_name": GROUP, "retention_days": 14, "tags": OWNER}
+    assert result["log_retention_days"] == 14 and result["log_group_tags"] == OWNER
+    if check_mode:
+        assert logs.writes() == [] and result["log_group_arn"] is None
+    else:
+        assert logs.calls[1:] == [("create_log_group", {"logGroupName": GROUP, "tags": OWNER}),
+                                  ("put_retention_policy", {"logGroupName": GROUP, "retentionInDays": 14})]
+        assert result["log_group_arn"] == logs.arn(GROUP)
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+@pytest.mark.parametrize("before, wanted, op, call", [
+    (30, 7, "logs:PutRetentionPolicy", ("put_retention_policy", {"logGroupName": GROUP, "retentionInDays": 7})),
+    (30, None, "logs:DeleteRetentionPolicy", ("delete_retention_policy", {"logGroupName": GROUP})),
+    (None, 7, "logs:PutRetentionPolicy", ("put_retention_policy", {"logGroupName": GROUP, "retentionInDays": 7})),
+])
+def test_an_existing_log_group_converges_its_retention(clock, check_mode, before, wanted, op, call):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=dict(OWNER, extra="1"), retention=before)
+    lam.add_function("fn", tags=OWNER)
+
+    result = present(lam, logs, check_mode=check_mode, sha="old-sha", log_retention_days=wanted,
+                     tags={"team": "data"})
+
+    assert result["operations"] == [op, "logs:TagResource", "logs:UntagResource", "lambda:TagResource"]
+    assert result["diff"]["before"]["log_group"] == {"log_group_name": GROUP, "retention_days": before,
+                                                     "tags": dict(OWNER, extra="1")}
+    assert result["diff"]["after"]["log_group"] == {"log_group_name": GROUP, "retention_days": wanted,
+                                                    "tags": dict(OWNER, team="data")}
+    assert result["log_group_arn"] == logs.arn(GROUP)
+    group_writes = [(o, kw) for o, kw in logs.calls if o in logs.writes()]
+    if check_mode:
+        assert group_writes == []
+    else:
+        assert group_writes == [call, ("tag_resource", {"resourceArn": logs.arn(GROUP), "tags": {"team": "data"}}),
+                                ("untag_resource", {"resourceArn": logs.arn(GROUP), "tagKeys": ["extra"]})]
+        assert logs.groups[GROUP].get("retentionInDays") == wanted
+
+
+def test_an_up_to_date_log_group_is_only_read(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER, retention=7)
+    lam.add_function("fn", tags=OWNER)
+
+    result = present(lam, logs, sha="old-sha", log_retention_days=7)
+
+    assert result["changed"] is False and logs.writes() == []
+    assert result["diff"]["before"]["log_group"] == result["diff"]["after"]["log_group"]
