@@ -1,11 +1,11 @@
-"""Write a patch file that marks the modules' core functions as added lines, for ``mutmut run --use-patch-file``.
+"""Which lines of the modules a mutation run mutates: the core functions (mutmut_config.py skips the rest).
 
-mutmut 2 mutates whole files; a patch file is its only way to mutate part of one. The validation messages and
+mutmut 2 mutates whole files. The validation messages and
 DOCUMENTATION strings around the core change all the time and are covered by other tests, so the mutation run
 looks at the functions that talk to AWS and decide what to do. Line numbers come from the source at run time
 (``ast``), so the scope follows edits. Docstrings are left out: a mutated docstring changes nothing.
 
-    python tests/unit/plugins/mutation_scope.py > /tmp/core-scope.patch
+    python tests/unit/plugins/mutation_scope.py      # lines in scope per file
 """
 
 from __future__ import annotations
@@ -57,30 +57,18 @@ def body_lines(path, names):
     return sorted(lines)
 
 
-def hunks(lines):
-    start = prev = None
-    for line in lines:
-        if start is None:
-            start = prev = line
-        elif line == prev + 1:
-            prev = line
-        else:
-            yield start, prev
-            start = prev = line
-    if start is not None:
-        yield start, prev
+_CACHE = {}
 
 
-def main():
-    out = []
-    for path, names in SCOPE.items():
-        text = (ROOT / path).read_text().splitlines()
-        out += ["diff -u %s %s" % (path, path), "--- %s" % path, "+++ %s" % path]
-        for first, last in hunks(body_lines(path, names)):
-            out.append("@@ -0,0 +%d,%d @@" % (first, last - first + 1))
-            out += ["+" + text[n - 1] for n in range(first, last + 1)]
-    sys.stdout.write("\n".join(out) + "\n")
+def in_scope(path, line_number):
+    """Whether the 1-based *line_number* of *path* (relative to the repository) is in a core function."""
+    if path not in SCOPE:
+        return False
+    if path not in _CACHE:
+        _CACHE[path] = set(body_lines(path, SCOPE[path]))
+    return line_number in _CACHE[path]
 
 
 if __name__ == "__main__":
-    main()
+    for name, names in SCOPE.items():
+        print("%s: %d lines in scope" % (name, len(body_lines(name, names))))
