@@ -310,3 +310,79 @@ def test_an_up_to_date_log_group_is_only_read(clock):
 
     assert result["changed"] is False and logs.writes() == []
     assert result["diff"]["before"]["log_group"] == result["diff"]["after"]["log_group"]
+
+
+# --- the requests and the reported result -----------------------------------------------------------------------
+
+def test_the_create_request_carries_the_zip_the_settings_and_no_published_version(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+
+    result = present(lam, logs, description="orders stream", memory_size=256, timeout=30,
+                     environment_variables={"MODE": "prod", "DEBUG": True, "LIMIT": 5})
+
+    [request] = [kw for op, kw in lam.calls if op == "create_function"]
+    env = {"MODE": "prod", "DEBUG": "true", "LIMIT": "5"}
+    assert request == {"FunctionName": "fn", "Code": {"ZipFile": ARCHIVE}, "PackageType": "Zip", "Publish": False,
+                       "Environment": {"Variables": env}, "Tags": OWNER, "Runtime": "python3.12",
+                       "Handler": "handler.lambda_handler", "Role": ROLE_ARN, "Description": "orders stream",
+                       "MemorySize": 256, "Timeout": 30}
+    assert result["function_name"] == "fn" and result["environment_variables"] == env
+    assert result["description"] == "orders stream"
+
+
+def test_check_mode_creation_shows_the_function_it_would_create(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+
+    result = present(lam, logs, check_mode=True, environment_variables={"MODE": "prod"})
+
+    after = result["diff"]["after"]["function"]
+    assert after["environment_variables"] == {"MODE": "prod"} and after["code_sha256"] == "new-sha"
+    assert after["tags"] == OWNER and after["description"] == ""
+    assert result["environment_variables"] == {"MODE": "prod"}
+
+
+def test_the_update_requests_send_only_what_changed(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER)
+    lam.add_function("fn", tags=OWNER, Environment={"Variables": {"MODE": "dev"}})
+
+    result = present(lam, logs, environment_variables={"MODE": "prod"}, description=None)
+
+    updates = [(op, kw) for op, kw in lam.calls if op.startswith("update_")]
+    assert updates == [("update_function_configuration", {"FunctionName": "fn",
+                                                          "Environment": {"Variables": {"MODE": "prod"}}}),
+                       ("update_function_code", {"FunctionName": "fn", "ZipFile": ARCHIVE, "Publish": False})]
+    assert result["diff"]["before"]["function"]["environment_variables"] == {"MODE": "dev"}
+    after = result["diff"]["after"]["function"]
+    assert after["environment_variables"] == {"MODE": "prod"} and after["code_sha256"] == "new-sha"
+    assert result["environment_variables"] == {"MODE": "prod"}
+
+
+@pytest.mark.parametrize("busy_state", [{"State": "Pending"}, {"LastUpdateStatus": "InProgress"}])
+def test_a_code_only_update_waits_for_a_function_still_busy(clock, busy_state):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER)
+    # The fake refuses UpdateFunctionCode with ResourceConflictException while Pending or InProgress; GetFunction
+    # takes the first step of the script, the two polls the rest.
+    lam.add_function("fn", tags=OWNER, script=[{}, {}, {"State": "Active", "LastUpdateStatus": "Successful"}],
+                     **busy_state)
+
+    result = present(lam, logs)
+
+    assert lam.operations()[:4] == ["get_function", "get_function_configuration", "get_function_configuration",
+                                    "update_function_code"]
+    assert result["operations"] == ["lambda:UpdateFunctionCode"] and result["code_sha256"] == "sha-of-new-upload"
+
+
+@pytest.mark.parametrize("busy_state", [{"State": "Pending"}, {"LastUpdateStatus": "InProgress"}])
+def test_a_configuration_update_waits_for_a_function_still_busy(clock, busy_state):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER)
+    lam.add_function("fn", tags=OWNER, script=[{}, {}, {"State": "Active", "LastUpdateStatus": "Successful"}],
+                     **busy_state)
+
+    result = present(lam, logs, sha="old-sha", timeout=30)
+
+    assert lam.operations()[:4] == ["get_function", "get_function_configuration", "get_function_configuration",
+                                    "update_function_configuration"]
+    assert result["timeout"] == 30
