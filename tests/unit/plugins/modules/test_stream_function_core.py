@@ -96,8 +96,9 @@ def test_a_function_that_fails_to_become_active_is_an_error_with_lambdas_reason(
     lam, logs = FakeLambda(), FakeLogs()
     lam.create_script = [{"State": "Failed", "StateReason": "The function could not be created: subnet full"}]
 
-    with pytest.raises(sf.FunctionError, match="failed to become Active: The function could not be created"):
+    with pytest.raises(sf.FunctionError) as failed:
         present(lam, logs)
+    assert str(failed.value) == "function fn failed to become Active: The function could not be created: subnet full"
 
 
 # --- updating ---------------------------------------------------------------------------------------------------
@@ -143,8 +144,9 @@ def test_a_failed_update_is_an_error_with_lambdas_reason_and_stops_the_run(clock
                          {"LastUpdateStatus": "Failed", "LastUpdateStatusReason": reason,
                           "LastUpdateStatusReasonCode": "KMSKeyNotFound"}]
 
-    with pytest.raises(sf.FunctionError, match="the last update of function fn failed: " + reason):
+    with pytest.raises(sf.FunctionError) as failed:
         present(lam, logs, environment_variables={"MODE": "prod"})
+    assert str(failed.value) == "the last update of function fn failed: " + reason
 
     # The code is not uploaded onto a function whose configuration did not apply.
     assert "update_function_code" not in lam.operations()
