@@ -220,6 +220,23 @@ def test_absent_deletes_the_owned_function_and_log_group(clock):
     assert result["operations"] == ["lambda:DeleteFunction", "logs:DeleteLogGroup"]
     assert lam.functions == {} and logs.groups == {}
     assert result["not_owned"] == [] and result["function_arn"] is None
+    assert result["deleted"] == ["function fn", "log group " + GROUP]
+    assert result["diff"]["before"]["function"]["role"] == ROLE_ARN
+    assert result["diff"]["before"]["log_group"] == {"log_group_name": GROUP, "tags": OWNER}
+    assert result["diff"]["after"] == {}
+
+
+def test_absent_when_the_function_went_away_meanwhile_still_succeeds(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    lam.add_function("fn", tags=OWNER)
+    lam.fail("delete_function", client_error("ResourceNotFoundException", "Function not found", "DeleteFunction"))
+    logs.add_group(GROUP, tags=OWNER)
+    logs.fail("delete_log_group", client_error("ResourceNotFoundException", "The specified log group does not "
+                                               "exist.", "DeleteLogGroup"))
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"))
+
+    assert result["changed"] is True and result["deleted"] == ["function fn", "log group " + GROUP]
 
 
 def test_absent_leaves_what_it_does_not_own(clock):
@@ -230,7 +247,10 @@ def test_absent_leaves_what_it_does_not_own(clock):
     result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"))
 
     assert result["changed"] is False and lam.writes() == [] and logs.writes() == []
-    assert len(result["not_owned"]) == 2
+    ownership = "(no tag streamops:managed-by=streamops.dynamodb_lambda)"
+    assert result["not_owned"] == ["function fn " + ownership, "log group %s %s" % (GROUP, ownership)]
+    assert result["diff"]["after"] == result["diff"]["before"]
+    assert result["diff"]["after"]["function"]["tags"] == {"team": "x"}
     assert result["function_arn"] == lam.function_arn("fn") and result["log_group_arn"] == logs.arn(GROUP)
 
 
@@ -330,6 +350,7 @@ def test_the_create_request_carries_the_zip_the_settings_and_no_published_versio
                        "MemorySize": 256, "Timeout": 30}
     assert result["function_name"] == "fn" and result["environment_variables"] == env
     assert result["description"] == "orders stream"
+    assert result["log_group_name"] == GROUP and result["package"] == package()
 
 
 def test_check_mode_creation_shows_the_function_it_would_create(clock):
@@ -374,6 +395,7 @@ def test_a_code_only_update_waits_for_a_function_still_busy(clock, busy_state):
     assert lam.operations()[:4] == ["get_function", "get_function_configuration", "get_function_configuration",
                                     "update_function_code"]
     assert result["operations"] == ["lambda:UpdateFunctionCode"] and result["code_sha256"] == "sha-of-new-upload"
+    assert result["code_uploaded"] is True
 
 
 @pytest.mark.parametrize("busy_state", [{"State": "Pending"}, {"LastUpdateStatus": "InProgress"}])
