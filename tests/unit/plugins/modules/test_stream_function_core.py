@@ -410,3 +410,43 @@ def test_a_configuration_update_waits_for_a_function_still_busy(clock, busy_stat
     assert lam.operations()[:4] == ["get_function", "get_function_configuration", "get_function_configuration",
                                     "update_function_configuration"]
     assert result["timeout"] == 30
+
+
+def test_absent_reads_the_log_group_tags_by_arn_without_listing_groups(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    lam.add_function("fn", tags=OWNER)
+    logs.add_group(GROUP, tags=OWNER)
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"))
+
+    assert logs.calls == [("list_tags_for_resource", {"resourceArn": logs.arn(GROUP)}),
+                          ("delete_log_group", {"logGroupName": GROUP})]
+    assert result["function_name"] == "fn" and result["log_group_name"] == GROUP
+
+
+def test_absent_with_the_function_but_no_log_group(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    lam.add_function("fn", tags=OWNER)
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"))
+
+    assert result["operations"] == ["lambda:DeleteFunction"] and "log_group" not in result["diff"]["before"]
+    assert result["log_group_arn"] is None
+
+
+@pytest.mark.parametrize("tags_answer", ["empty", "not found"])
+def test_absent_tells_an_untagged_log_group_from_a_missing_one(clock, tags_answer):
+    lam, logs = FakeLambda(), FakeLogs()
+    lam.add_function("fn", tags=OWNER)
+    logs.add_group(GROUP)
+    if tags_answer == "not found":
+        # Some endpoints answer ResourceNotFound for the tags of a group that DescribeLogGroups lists.
+        logs.fail("list_tags_for_resource", client_error("ResourceNotFoundException", "The specified log group "
+                                                         "does not exist.", "ListTagsForResource"))
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"))
+
+    assert result["operations"] == ["lambda:DeleteFunction"] and GROUP in logs.groups
+    assert result["diff"]["before"]["log_group"] == {"log_group_name": GROUP, "tags": {}}
+    assert result["not_owned"] == ["log group %s (no tag streamops:managed-by=streamops.dynamodb_lambda)" % GROUP]
+    assert result["log_group_arn"] == logs.arn(GROUP)
