@@ -280,3 +280,43 @@ def test_absent_retries_a_delete_refused_mid_transition(clock):
 
     assert lam.operations().count("delete_event_source_mapping") == 2 and lam.mappings == {}
     assert result["changed"] is True
+
+
+# --- the source given as a stream ARN, or missing --------------------------------------------------------------
+
+def test_a_stream_arn_source_needs_no_table_read(clock):
+    lam, ddb, table = world()
+    stream_arn = table["LatestStreamArn"]
+
+    result = st.run(FakeModule(), lam, None, params(table_name=None, stream_arn=stream_arn))
+
+    [request] = [kw for op, kw in lam.calls if op == "create_event_source_mapping"]
+    assert request["EventSourceArn"] == stream_arn and result["event_source_arn"] == stream_arn
+    assert ddb.calls == []
+
+
+def test_a_stream_arn_source_finds_a_stale_mapping_of_the_same_table(clock):
+    lam, ddb, table = world()
+    stale = lam.add_mapping("fn", recreate_stream(ddb, table))
+
+    result = st.run(FakeModule(), lam, None, params(table_name=None, stream_arn=table["LatestStreamArn"]))
+
+    assert result["replaced"] is True and result["deleted"] == [stale["UUID"]]
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_missing_table_is_an_error_or_a_check_mode_warning(clock, check_mode):
+    lam, ddb = FakeLambda(), FakeDynamoDB()
+    lam.add_function("fn")
+    # A mapping of the function on another table: the lookup must still know which table to look for.
+    lam.add_mapping("fn", "arn:aws:dynamodb:us-east-1:123456789012:table/other/stream/2026-01-01T00:00:00.000")
+    module = FakeModule(check_mode=check_mode)
+
+    if check_mode:
+        result = st.run(module, lam, ddb, params())
+        assert result["changed"] is True and module.warnings[0].startswith("table orders does not exist; ")
+    else:
+        with pytest.raises(st.TriggerError) as failed:
+            st.run(module, lam, ddb, params())
+        assert str(failed.value) == "table orders does not exist"
+    assert lam.writes() == []
