@@ -320,3 +320,43 @@ def test_a_missing_table_is_an_error_or_a_check_mode_warning(clock, check_mode):
             st.run(module, lam, ddb, params())
         assert str(failed.value) == "table orders does not exist"
     assert lam.writes() == []
+
+
+# --- settling what was found ------------------------------------------------------------------------------------
+
+def test_a_settled_mapping_is_compared_without_extra_reads(clock):
+    lam, ddb, table = world()
+    lam.add_mapping("fn", table["LatestStreamArn"], tags=MANAGED)
+
+    run(lam, ddb)
+
+    # GetFunction, DescribeTable, one listing, the tags: a mapping at rest is not polled.
+    assert lam.operations() == ["get_function", "list_event_source_mappings", "list_tags"]
+    assert ddb.operations() == ["describe_table"]
+
+
+@pytest.mark.parametrize("first_state, first_script", [
+    ("Deleting", []),
+    # Updating, then deleted by someone else while this run waits for it to settle.
+    ("Updating", [{"State": "Deleting"}]),
+])
+def test_a_mapping_that_goes_away_while_settling_does_not_hide_the_next_one(clock, first_state, first_script):
+    lam, ddb, table = world()
+    going = lam.add_mapping("fn", table["LatestStreamArn"], state=first_state, script=first_script)
+    current = lam.add_mapping("fn", table["LatestStreamArn"], tags=MANAGED)
+    lam.delete_reads = 1
+
+    result = run(lam, ddb)
+
+    assert going["UUID"] not in lam.mappings
+    assert result["changed"] is False and result["uuid"] == current["UUID"] and lam.writes() == []
+
+
+def test_the_no_stream_message_names_the_table_and_the_module_to_use(clock):
+    lam, ddb, _table = world(view_type=None)
+
+    with pytest.raises(st.TriggerError) as failed:
+        run(lam, ddb)
+
+    assert str(failed.value) == ("table orders has no enabled stream (enable it with "
+                                 "streamops.dynamodb_lambda.dynamodb_stream)")
