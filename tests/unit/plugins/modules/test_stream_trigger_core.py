@@ -97,7 +97,7 @@ def test_a_stale_mapping_beside_the_current_one_is_deleted_and_counted_as_a_chan
     assert result["uuid"] == current["UUID"]
     assert writes(lam) == [("delete_event_source_mapping", stale["UUID"])]
     # The current mapping already matches: it is neither recreated nor replaced.
-    assert result["replaced"] is False
+    assert result["replaced"] is False and result["replaced_reason"] is None
 
 
 def test_an_up_to_date_mapping_is_not_changed(clock):
@@ -117,7 +117,9 @@ def test_a_mapping_on_a_replaced_stream_is_moved_to_the_new_stream(clock):
 
     result = run(lam, ddb)
 
-    assert result["replaced"] is True and old_stream in result["replaced_reason"]
+    assert result["replaced"] is True
+    assert result["replaced_reason"] == ("the table's stream was re-created: mapping %s reads %s, the table's current "
+                                         "stream is %s" % (old["UUID"], old_stream, table["LatestStreamArn"]))
     assert result["deleted"] == [old["UUID"]]
     ops = lam.writes()
     assert ops == ["delete_event_source_mapping", "create_event_source_mapping"]
@@ -135,7 +137,8 @@ def test_a_starting_position_change_waits_for_the_old_mapping_to_be_gone_before_
 
     result = run(lam, ddb, starting_position="LATEST")
 
-    assert result["replaced"] is True and "starting_position" in result["replaced_reason"]
+    assert result["replaced"] is True
+    assert result["replaced_reason"] == "starting_position cannot be updated (TRIM_HORIZON -> LATEST)"
     assert lam.operations().count("create_event_source_mapping") == 1
     ops = lam.operations()
     last_read_of_old = max(i for i, (op, kw) in enumerate(lam.calls)
@@ -266,7 +269,10 @@ def test_absent_in_check_mode_writes_nothing(clock):
 
     result = run(lam, ddb, check_mode=True, state="absent")
 
-    assert result["changed"] is True and result["deleted"] == [mapping["UUID"]] and lam.writes() == []
+    assert result == {"changed": True, "replaced": False, "replaced_reason": None, "uuid": None,
+                      "deleted": [mapping["UUID"]], "diff": {"before": {mapping["UUID"]: table["LatestStreamArn"]},
+                                                             "after": {}}}
+    assert lam.writes() == []
 
 
 def test_absent_retries_a_delete_refused_mid_transition(clock):
@@ -360,3 +366,14 @@ def test_the_no_stream_message_names_the_table_and_the_module_to_use(clock):
 
     assert str(failed.value) == ("table orders has no enabled stream (enable it with "
                                  "streamops.dynamodb_lambda.dynamodb_stream)")
+
+
+def test_a_second_mapping_on_the_current_stream_is_a_leftover_to_delete(clock):
+    lam, ddb, table = world()
+    kept = lam.add_mapping("fn", table["LatestStreamArn"], tags=MANAGED)
+    extra = lam.add_mapping("fn", table["LatestStreamArn"], tags=MANAGED)
+
+    result = run(lam, ddb)
+
+    assert result["uuid"] == kept["UUID"] and result["deleted"] == [extra["UUID"]]
+    assert writes(lam) == [("delete_event_source_mapping", extra["UUID"])]
