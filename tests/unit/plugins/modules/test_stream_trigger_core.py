@@ -108,6 +108,8 @@ def test_an_up_to_date_mapping_is_not_changed(clock):
 
     assert result["changed"] is False and result["deleted"] == [] and lam.writes() == []
     assert result["uuid"] == current["UUID"] and result["tags"] == MANAGED
+    assert result["diff"]["before"] == result["diff"]["after"]
+    assert result["diff"]["before"]["event_source_arn"] == table["LatestStreamArn"]
 
 
 def test_a_mapping_on_a_replaced_stream_is_moved_to_the_new_stream(clock):
@@ -128,6 +130,8 @@ def test_a_mapping_on_a_replaced_stream_is_moved_to_the_new_stream(clock):
     # Unmanaged tags (tags: null) follow the mapping to its new stream.
     assert created["Tags"] == dict(MANAGED, team="data")
     assert old["UUID"] not in lam.mappings
+    assert result["diff"]["before"]["event_source_arn"] == old_stream
+    assert result["diff"]["after"]["event_source_arn"] == table["LatestStreamArn"]
 
 
 def test_a_starting_position_change_waits_for_the_old_mapping_to_be_gone_before_creating(clock):
