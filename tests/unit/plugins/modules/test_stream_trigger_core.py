@@ -423,3 +423,60 @@ def test_a_recreated_mapping_carries_the_wanted_tags_and_the_ownership_tag(clock
     assert request["Tags"] == dict(MANAGED, team="data")
     assert [op for op in lam.writes() if "tag" in op] == []
     assert result["tags"] == dict(MANAGED, team="data")
+
+
+# --- more of ensure_present ----------------------------------------------------------------------------------
+
+def test_check_mode_predicts_a_disabled_mapping_in_the_result_shape(clock):
+    lam, ddb, table = world()
+
+    result = run(lam, ddb, check_mode=True, enabled=False)
+
+    assert result["state"] == "Disabled" and "enabled" not in result
+    assert result["function_arn"] == lam.function_arn("fn")
+
+
+def test_without_wait_only_a_replacement_on_the_same_stream_waits_for_the_old_one(clock):
+    lam, ddb, table = world()
+    old = lam.add_mapping("fn", table["LatestStreamArn"], StartingPosition="TRIM_HORIZON")
+    lam.delete_reads = 2
+
+    run(lam, ddb, wait=False)
+
+    reads_of_old = [kw for op, kw in lam.calls if op == "get_event_source_mapping" and kw["UUID"] == old["UUID"]]
+    assert len(reads_of_old) == 3 and lam.operations().count("create_event_source_mapping") == 1
+
+
+def test_without_wait_a_mapping_on_an_old_stream_is_deleted_without_waiting(clock):
+    lam, ddb, table = world()
+    old = lam.add_mapping("fn", recreate_stream(ddb, table))
+
+    result = run(lam, ddb, wait=False)
+
+    assert [kw for op, kw in lam.calls if op == "get_event_source_mapping" and kw["UUID"] == old["UUID"]] == []
+    assert result["uuid"] != old["UUID"] and lam.operations().count("create_event_source_mapping") == 1
+
+
+def test_clearing_filters_sends_an_explicit_empty_list(clock):
+    lam, ddb, table = world()
+    lam.add_mapping("fn", table["LatestStreamArn"],
+                    FilterCriteria={"Filters": [{"Pattern": "{\"eventName\":[\"INSERT\"]}"}]})
+
+    run(lam, ddb, filters=[])
+
+    [update] = [kw for op, kw in lam.calls if op == "update_event_source_mapping"]
+    # Lambda keeps the filters of a mapping when FilterCriteria is left out.
+    assert update["FilterCriteria"] == {"Filters": []}
+
+
+def test_a_mapping_that_disappears_while_waiting_is_an_error_naming_it(clock):
+    lam, ddb, _table = world()
+    lam.mapping_script = [{"State": "Deleting"}]
+    lam.delete_reads = 0
+
+    with pytest.raises(st.TriggerError) as failed:
+        run(lam, ddb)
+
+    [created] = [op for op in lam.operations() if op == "create_event_source_mapping"]
+    assert lam.mappings == {}
+    assert str(failed.value) == "event source mapping uuid-1 disappeared while waiting for it"
