@@ -78,8 +78,10 @@ def test_a_mapping_that_ends_disabled_instead_of_enabled_is_an_error(clock):
     lam, ddb, _table = world()
     lam.mapping_script = [{"State": "Disabled", "StateTransitionReason": "PROBLEM: Function call failed"}]
 
-    with pytest.raises(st.TriggerError, match="ended Disabled instead of Enabled: PROBLEM"):
+    with pytest.raises(st.TriggerError) as failed:
         run(lam, ddb)
+    assert str(failed.value) == ("event source mapping uuid-1 ended Disabled instead of Enabled: PROBLEM: Function "
+                                 "call failed")
 
 
 # --- converging -------------------------------------------------------------------------------------------------
@@ -455,6 +457,8 @@ def test_without_wait_a_mapping_on_an_old_stream_is_deleted_without_waiting(cloc
 
     assert [kw for op, kw in lam.calls if op == "get_event_source_mapping" and kw["UUID"] == old["UUID"]] == []
     assert result["uuid"] != old["UUID"] and lam.operations().count("create_event_source_mapping") == 1
+    # Without waiting, the result is one read after the create (the fake's mapping is Enabled by then).
+    assert lam.operations()[-2:] == ["get_event_source_mapping", "list_tags"] and result["state"] == "Enabled"
 
 
 def test_clearing_filters_sends_an_explicit_empty_list(clock):
