@@ -224,7 +224,8 @@ def test_check_mode_reports_a_trigger_for_a_function_that_does_not_exist_yet(clo
 
     assert result["changed"] is True and result["uuid"] is None
     assert lam.writes() == [] and ddb.writes() == []
-    assert any("function fn does not exist" in w for w in module.warnings)
+    assert module.warnings == ["function fn does not exist; in check mode it may be created by an earlier task, so "
+                               "the trigger is reported as to be created"]
 
 
 def test_without_check_mode_a_missing_function_is_an_error(clock):
@@ -484,3 +485,14 @@ def test_a_mapping_that_disappears_while_waiting_is_an_error_naming_it(clock):
     [created] = [op for op in lam.operations() if op == "create_event_source_mapping"]
     assert lam.mappings == {}
     assert str(failed.value) == "event source mapping uuid-1 disappeared while waiting for it"
+
+
+def test_absent_with_a_stream_arn_removes_the_mappings_of_that_table(clock):
+    lam, ddb, table = world()
+    old = lam.add_mapping("fn", recreate_stream(ddb, table))
+    other = lam.add_mapping("fn", "arn:aws:dynamodb:us-east-1:123456789012:table/other/stream/2026-01-01T00:00:00.000")
+
+    result = st.run(FakeModule(), lam, None, params(state="absent", table_name=None,
+                                                     stream_arn=table["LatestStreamArn"]))
+
+    assert result["deleted"] == [old["UUID"]] and list(lam.mappings) == [other["UUID"]]
