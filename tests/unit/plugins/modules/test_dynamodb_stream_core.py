@@ -216,3 +216,118 @@ def test_stream_facts_of_a_disabled_stream_name_no_arn():
 
     assert facts == {"table_name": "t", "table_arn": table["TableArn"], "stream_enabled": False, "stream_arn": None,
                      "stream_label": None, "view_type": None}
+
+
+# --- whole results ----------------------------------------------------------------------------------------------
+
+KEYS = [{"attribute_name": "pk", "key_type": "HASH", "attribute_type": "S"}]
+
+
+def expected(ddb, **values):
+    table = ddb.tables.get("orders") or {}
+    out = {"changed": True, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
+           "created": False, "deleted": False, "owned": False, "key_schema": KEYS, "table_name": "orders",
+           "table_arn": ddb.table_arn("orders"), "stream_enabled": True, "stream_arn": table.get("LatestStreamArn"),
+           "stream_label": table.get("LatestStreamLabel"), "view_type": "NEW_AND_OLD_IMAGES"}
+    out.update(values)
+    return out
+
+
+def view(result, **values):
+    out = {k: result[k] for k in ("table_exists", "stream_enabled", "view_type", "stream_arn", "owned")}
+    out.update(values)
+    return out
+
+
+def test_the_whole_result_of_an_enable_with_mark_owner(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders")
+
+    result = ensure(ddb, streams, mark_owner=True)
+
+    diff = result.pop("diff")
+    assert result == expected(ddb, owned=True)
+    assert diff == {"before": {"table_exists": True, "stream_enabled": False, "view_type": None, "stream_arn": None,
+                               "owned": False},
+                    "after": view(result)}
+    assert ddb.tags[ddb.table_arn("orders")] == OWNED
+
+
+def test_the_whole_result_of_a_replacement(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    old = ddb.add_table("orders", view_type="KEYS_ONLY", tags=OWNED)["LatestStreamArn"]
+
+    result = ensure(ddb, streams, mark_owner=True)
+
+    diff = result.pop("diff")
+    assert result == expected(ddb, owned=True, stream_replaced=True, previous_stream_arn=old)
+    assert diff["before"] == {"table_exists": True, "stream_enabled": True, "view_type": "KEYS_ONLY",
+                              "stream_arn": old, "owned": True}
+    assert diff["after"] == view(result)
+    assert ddb.writes() == ["update_table", "update_table"]
+
+
+def test_the_whole_result_of_a_disable_that_removes_the_ownership_tag(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    old = ddb.add_table("orders", view_type="NEW_IMAGE", tags=OWNED)["LatestStreamArn"]
+
+    result = ensure(ddb, streams, state="absent", mark_owner=True)
+
+    diff = result.pop("diff")
+    assert result == expected(ddb, stream_enabled=False, stream_arn=None, stream_label=None, view_type=None,
+                              previous_stream_arn=old)
+    assert diff["after"] == {"table_exists": True, "stream_enabled": False, "view_type": None, "stream_arn": None,
+                             "owned": False}
+    assert ddb.tags[ddb.table_arn("orders")] == {}
+    assert [kw for op, kw in ddb.calls if op == "untag_resource"] == [
+        {"ResourceArn": ddb.table_arn("orders"), "TagKeys": ["streamops:stream-enabled-by"]}]
+
+
+def test_the_whole_result_of_an_absent_table(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+
+    result = ensure(ddb, streams, state="absent")
+
+    assert result == {"changed": False, "stream_replaced": False, "previous_stream_arn": None, "table_exists": False,
+                      "created": False, "deleted": False, "owned": False, "key_schema": [], "table_name": "orders",
+                      "table_arn": None, "stream_enabled": False, "stream_arn": None, "stream_label": None,
+                      "view_type": None}
+
+
+def test_the_whole_result_of_a_table_deletion(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    tags = dict(OWNED, **{"streamops:table-created-by": "streamops.dynamodb_lambda"})
+    old = ddb.add_table("orders", view_type="NEW_IMAGE", tags=tags)["LatestStreamArn"]
+    ddb.update_reads = 2  # DELETING for one read, then gone
+
+    result = ensure(ddb, streams, state="absent", delete_table=True)
+
+    diff = result.pop("diff")
+    assert result == {"changed": True, "stream_replaced": False, "previous_stream_arn": old, "table_exists": False,
+                      "created": False, "deleted": True, "owned": False, "key_schema": [], "table_name": "orders",
+                      "table_arn": ddb.table_arn("orders"), "stream_enabled": False, "stream_arn": None,
+                      "stream_label": None, "view_type": None}
+    assert diff == {"before": {"table_exists": True, "stream_enabled": True, "view_type": "NEW_IMAGE",
+                               "stream_arn": old, "owned": True},
+                    "after": {"table_exists": False, "stream_enabled": False, "view_type": None, "stream_arn": None,
+                              "owned": False}}
+    assert ddb.operations()[-3:] == ["delete_table", "describe_table", "describe_table"]
+
+
+def test_the_whole_result_of_a_creation(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+
+    result = ensure(ddb, streams, mark_owner=True, create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    diff = result.pop("diff")
+    assert result == expected(ddb, created=True, owned=True)
+    assert diff["before"] == {"table_exists": False, "stream_enabled": False, "view_type": None, "stream_arn": None,
+                              "owned": False}
+    assert diff["after"] == view(result)
+    [request] = [kw for op, kw in ddb.calls if op == "create_table"]
+    assert request == {"TableName": "orders", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                       "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                       "BillingMode": "PAY_PER_REQUEST",
+                       "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+                       "Tags": [{"Key": k, "Value": "streamops.dynamodb_lambda"} for k in (
+                           "streamops:managed-by", "streamops:stream-enabled-by", "streamops:table-created-by")]}
