@@ -600,6 +600,15 @@ class FakeIAM(FakeClient):
         kwargs = self._record("update_role", kwargs)
         self._role(kwargs["RoleName"], "UpdateRole")["Description"] = kwargs["Description"]
 
+    def put_role_permissions_boundary(self, **kwargs):
+        kwargs = self._record("put_role_permissions_boundary", kwargs)
+        self._role(kwargs["RoleName"], "PutRolePermissionsBoundary")["PermissionsBoundary"] = {
+            "PermissionsBoundaryType": "Policy", "PermissionsBoundaryArn": kwargs["PermissionsBoundary"]}
+
+    def delete_role_permissions_boundary(self, **kwargs):
+        kwargs = self._record("delete_role_permissions_boundary", kwargs)
+        self._role(kwargs["RoleName"], "DeleteRolePermissionsBoundary").pop("PermissionsBoundary", None)
+
     def tag_role(self, **kwargs):
         kwargs = self._record("tag_role", kwargs)
         role = self._role(kwargs["RoleName"], "TagRole")

@@ -152,3 +152,94 @@ def test_a_trust_policy_returned_as_text_is_decoded(clock, document):
     changed = json.loads(json.dumps(iam.decode_policy(document))) != iam.LAMBDA_TRUST_POLICY
     assert result["changed"] is changed
     assert client.writes() == (["update_assume_role_policy"] if changed else [])
+
+
+# --- whole results ----------------------------------------------------------------------------------------------
+
+def test_the_whole_result_of_a_creation(clock):
+    client = FakeIAM()
+
+    result = present(client, description="fn role", managed_policy_arns=[LOGS],
+                     permissions_boundary="arn:aws:iam::123456789012:policy/boundary")
+
+    diff = result.pop("diff")
+    role = client.roles["fn-role"]
+    assert result == {"changed": True, "created": True, "arn": role["Arn"], "role_id": role["RoleId"],
+                      "role_name": "fn-role", "description": "fn role",
+                      "assume_role_policy_document": iam.LAMBDA_TRUST_POLICY,
+                      "permissions_boundary": "arn:aws:iam::123456789012:policy/boundary", "tags": OWNER,
+                      "policy_name": "stream", "policy_document": POLICY, "managed_policy_arns": [LOGS]}
+    assert diff == {"before": {}, "after": {
+        "role_name": "fn-role", "description": "fn role", "assume_role_policy_document": iam.LAMBDA_TRUST_POLICY,
+        "permissions_boundary": "arn:aws:iam::123456789012:policy/boundary", "tags": OWNER,
+        "inline_policies": {"stream": POLICY}, "managed_policy_arns": [LOGS]}}
+    [request] = [kw for op, kw in client.calls if op == "create_role"]
+    assert request == {"RoleName": "fn-role", "AssumeRolePolicyDocument": json.dumps(iam.LAMBDA_TRUST_POLICY),
+                       "Description": "fn role", "PermissionsBoundary": "arn:aws:iam::123456789012:policy/boundary",
+                       "Tags": [{"Key": "streamops:managed-by", "Value": "streamops.dynamodb_lambda"}]}
+
+
+def test_the_whole_result_of_an_update(clock):
+    client = FakeIAM()
+    role = client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, description="old",
+                           inline={"stream": POLICY}, attached=[LOGS])
+    role["PermissionsBoundary"] = {"PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary"}
+
+    result = present(client, description="new", permissions_boundary="", managed_policy_arns=[])
+
+    diff = result.pop("diff")
+    assert result == {"changed": True, "created": False, "arn": role["Arn"], "role_id": role["RoleId"],
+                      "role_name": "fn-role", "description": "new",
+                      "assume_role_policy_document": iam.LAMBDA_TRUST_POLICY, "permissions_boundary": None,
+                      "tags": OWNER, "policy_name": "stream", "policy_document": POLICY, "managed_policy_arns": []}
+    assert diff["before"] == {"role_name": "fn-role", "description": "old",
+                              "assume_role_policy_document": iam.LAMBDA_TRUST_POLICY,
+                              "permissions_boundary": "arn:aws:iam::123456789012:policy/boundary", "tags": OWNER,
+                              "inline_policies": {"stream": POLICY}, "managed_policy_arns": [LOGS]}
+    assert diff["after"] == dict(diff["before"], description="new", permissions_boundary=None,
+                                 managed_policy_arns=[])
+    assert [(op, kw) for op, kw in client.calls if op in client.writes()] == [
+        ("update_role", {"RoleName": "fn-role", "Description": "new"}),
+        ("delete_role_permissions_boundary", {"RoleName": "fn-role"}),
+        ("detach_role_policy", {"RoleName": "fn-role", "PolicyArn": LOGS})]
+
+
+def test_a_new_permissions_boundary_is_put(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, inline={"stream": POLICY})
+
+    result = present(client, permissions_boundary="arn:aws:iam::123456789012:policy/boundary")
+
+    assert client.calls[-1] == ("put_role_permissions_boundary", {
+        "RoleName": "fn-role", "PermissionsBoundary": "arn:aws:iam::123456789012:policy/boundary"})
+    assert result["permissions_boundary"] == "arn:aws:iam::123456789012:policy/boundary"
+
+
+def test_the_whole_result_of_a_deletion(clock):
+    client = FakeIAM()
+    role = client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, description="d",
+                           inline={"stream": POLICY})
+
+    result = absent(client)
+
+    assert result == {"changed": True, "deleted": True, "skipped_reason": None, "arn": role["Arn"],
+                      "role_id": role["RoleId"], "role_name": "fn-role", "policy_name": "stream", "tags": OWNER,
+                      "diff": {"before": {"role_name": "fn-role", "description": "d",
+                                          "assume_role_policy_document": iam.LAMBDA_TRUST_POLICY,
+                                          "permissions_boundary": None, "tags": OWNER},
+                               "after": {}}}
+    assert client.writes() == ["delete_role_policy", "delete_role"]
+
+
+def test_the_whole_result_of_a_role_left_alone(clock):
+    client = FakeIAM()
+    role = client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags={"team": "x"})
+
+    result = absent(client)
+
+    assert result == {"changed": False, "deleted": False, "arn": role["Arn"], "role_id": role["RoleId"],
+                      "role_name": "fn-role", "policy_name": "stream", "tags": {"team": "x"},
+                      "skipped_reason": "role fn-role does not carry tag "
+                                        "streamops:managed-by=streamops.dynamodb_lambda: left alone",
+                      "diff": {"before": {"role_name": "fn-role", "tags": {"team": "x"}},
+                               "after": {"role_name": "fn-role", "tags": {"team": "x"}}}}
