@@ -485,20 +485,22 @@ class FakeDynamoDB(FakeClient):
 
 
 class FakeStreams(FakeClient):
-    """DynamoDB Streams DescribeStream: a new stream is ENABLING for ``enabling_reads`` reads, then ENABLED.
+    """DynamoDB Streams DescribeStream: a new stream is ENABLING for ``enabling_reads`` reads, then ``final_status``
+    (ENABLED; DISABLED when the stream was disabled meanwhile).
     https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_DescribeStream.html
     """
 
     def __init__(self, enabling_reads=1):
         super().__init__()
         self.enabling_reads = enabling_reads
+        self.final_status = "ENABLED"
         self._seen = {}
 
     def describe_stream(self, **kwargs):
         kwargs = self._record("describe_stream", kwargs)
         arn = kwargs["StreamArn"]
         self._seen[arn] = self._seen.get(arn, 0) + 1
-        status = "ENABLING" if self._seen[arn] <= self.enabling_reads else "ENABLED"
+        status = "ENABLING" if self._seen[arn] <= self.enabling_reads else self.final_status
         return {"StreamDescription": {"StreamArn": arn, "StreamStatus": status}}
 
 
