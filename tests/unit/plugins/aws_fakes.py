@@ -384,6 +384,8 @@ class FakeDynamoDB(FakeClient):
         self.tables = {}
         self.tags = {}
         self.update_reads = 1
+        # Some endpoints (the sandbox, moto) answer a write with the table ACTIVE already.
+        self.answer_active = False
         self._labels = 0
 
     def table_arn(self, name):
@@ -446,6 +448,8 @@ class FakeDynamoDB(FakeClient):
             table["StreamSpecification"] = {"StreamEnabled": False}
         table["TableStatus"] = "UPDATING"
         table["_script"] = [{}] * (self.update_reads - 1) + [{"TableStatus": "ACTIVE"}]
+        if self.answer_active:
+            table.update(TableStatus="ACTIVE", _script=[])
         return {"TableDescription": self._public(table)}
 
     def create_table(self, **kwargs):
@@ -459,6 +463,8 @@ class FakeDynamoDB(FakeClient):
                                else None, tags={t["Key"]: t["Value"] for t in kwargs.get("Tags", [])},
                                status="CREATING", script=[{}] * (self.update_reads - 1) + [{"TableStatus": "ACTIVE"}])
         table.update(KeySchema=kwargs["KeySchema"], AttributeDefinitions=kwargs["AttributeDefinitions"])
+        if self.answer_active:
+            table.update(TableStatus="ACTIVE", _script=[])
         return {"TableDescription": self._public(table)}
 
     def delete_table(self, **kwargs):

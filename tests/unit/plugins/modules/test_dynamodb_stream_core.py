@@ -153,7 +153,8 @@ def test_mark_owner_leaves_a_stream_it_did_not_enable(clock):
     result = ds.ensure(module, ddb, streams, params(state="absent", mark_owner=True))
 
     assert result["changed"] is False and ddb.writes() == [] and result["stream_arn"] == arn
-    assert module.warnings and "left enabled" in module.warnings[0]
+    assert module.warnings == ["stream of table orders left enabled: mark_owner is set and the table has no "
+                               "streamops:stream-enabled-by tag, so this collection did not enable it"]
 
 
 def test_replacing_an_unowned_stream_is_refused_when_asked(clock):
@@ -331,3 +332,87 @@ def test_the_whole_result_of_a_creation(clock):
                        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
                        "Tags": [{"Key": k, "Value": "streamops.dynamodb_lambda"} for k in (
                            "streamops:managed-by", "streamops:stream-enabled-by", "streamops:table-created-by")]}
+
+
+# --- answers that are final already, waits turned off, failures ---------------------------------------------------
+
+@pytest.mark.parametrize("how", ["answer active", "no wait"])
+def test_an_enable_reads_nothing_more_when_the_answer_is_final_or_wait_is_off(clock, how):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders")
+    ddb.answer_active = how == "answer active"
+
+    result = ensure(ddb, streams, wait=how != "no wait")
+
+    assert ddb.operations() == ["describe_table", "list_tags_of_resource", "update_table"]
+    assert result["stream_arn"] == ddb.tables["orders"]["LatestStreamArn"]
+    assert streams.operations() == ([] if how == "no wait" else ["describe_stream"] * 2)
+
+
+def test_a_replacement_answered_active_needs_no_wait_between_its_two_updates(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", view_type="KEYS_ONLY")
+    ddb.answer_active = True
+
+    ensure(ddb, streams)
+
+    assert ddb.operations() == ["describe_table", "list_tags_of_resource", "update_table", "update_table"]
+
+
+@pytest.mark.parametrize("how", ["answer active", "no wait"])
+def test_a_creation_reads_nothing_more_when_the_answer_is_final_or_wait_is_off(clock, how):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.answer_active = how == "answer active"
+
+    result = ensure(ddb, streams, wait=how != "no wait", create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    assert ddb.operations() == ["describe_table", "create_table"] and streams.calls == []
+    assert result["stream_arn"] == ddb.tables["orders"]["LatestStreamArn"]
+
+
+def test_the_whole_result_of_a_creation_in_check_mode(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+
+    result = ensure(ddb, streams, check_mode=True, mark_owner=True,
+                    create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    diff = result.pop("diff")
+    assert result == {"changed": True, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
+                      "created": True, "deleted": False, "owned": True, "key_schema": KEYS, "table_name": "orders",
+                      "table_arn": None, "stream_enabled": True, "stream_arn": None, "stream_label": None,
+                      "view_type": "NEW_AND_OLD_IMAGES"}
+    assert diff["after"] == {"table_exists": True, "stream_enabled": True, "view_type": "NEW_AND_OLD_IMAGES",
+                             "stream_arn": None, "owned": True}
+    assert ddb.writes() == []
+
+
+def test_a_missing_table_fails_with_the_whole_answer(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+
+    with pytest.raises(FakeModule.Failed) as failed:
+        ensure(ddb, streams)
+
+    assert failed.value.kwargs == {
+        "msg": "table orders does not exist: dynamodb_stream manages the stream of an existing table unless "
+               "create_table is given", "reason": "table_missing", "table_exists": False, "table_name": "orders",
+        "table_arn": None, "stream_enabled": False, "stream_arn": None, "stream_label": None, "view_type": None}
+
+
+def test_mark_owner_does_not_untag_a_disabled_stream_it_does_not_own(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", view_type="NEW_IMAGE")
+    ddb.disable_stream_keeping_arn("orders")
+
+    result = ensure(ddb, streams, state="absent", mark_owner=True)
+
+    assert result["changed"] is False and ddb.writes() == []
+
+
+def test_mark_owner_untags_a_disabled_stream_it_owned(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", view_type="NEW_IMAGE", tags=OWNED)
+    ddb.disable_stream_keeping_arn("orders")
+
+    result = ensure(ddb, streams, state="absent", mark_owner=True)
+
+    assert result["changed"] is True and ddb.writes() == ["untag_resource"] and result["owned"] is False
