@@ -416,3 +416,34 @@ def test_mark_owner_untags_a_disabled_stream_it_owned(clock):
     result = ensure(ddb, streams, state="absent", mark_owner=True)
 
     assert result["changed"] is True and ddb.writes() == ["untag_resource"] and result["owned"] is False
+
+
+def test_a_deletion_without_wait_does_not_read_the_table_again(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", tags={"streamops:table-created-by": "streamops.dynamodb_lambda"})
+
+    ensure(ddb, streams, state="absent", delete_table=True, wait=False)
+
+    assert ddb.operations() == ["describe_table", "list_tags_of_resource", "delete_table"]
+
+
+def test_a_table_being_deleted_is_waited_out_before_it_is_created_again(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", status="DELETING", script=[{}, {"_gone": True}])
+
+    result = ensure(ddb, streams, create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    assert ddb.operations()[:3] == ["describe_table", "describe_table", "create_table"]
+    assert result["created"] is True
+
+
+def test_a_table_that_stays_deleting_times_out_saying_so(clock):
+    from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
+
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", status="DELETING")
+
+    with pytest.raises(WaitTimeout) as failed:
+        ensure(ddb, streams, wait_timeout=20)
+
+    assert str(failed.value) == "timed out after 20s waiting for table orders to be deleted (last seen: DELETING)"
