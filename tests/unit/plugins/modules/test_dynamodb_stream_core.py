@@ -122,7 +122,7 @@ def test_check_mode_predicts_a_disable_without_writing(clock):
 
     result = ensure(ddb, streams, check_mode=True, state="absent")
 
-    assert result["changed"] is True and ddb.writes() == []
+    assert result["changed"] is True and ddb.writes() == [] and result["stream_enabled"] is False
     assert result["stream_arn"] is None and result["previous_stream_arn"] == old
 
 
@@ -164,6 +164,7 @@ def test_replacing_an_unowned_stream_is_refused_when_asked(clock):
     with pytest.raises(FakeModule.Failed, match="did not enable") as failed:
         ensure(ddb, streams, replace_unowned_stream=False)
     assert failed.value.kwargs["reason"] == "unowned_stream" and ddb.writes() == []
+    assert failed.value.kwargs["table_exists"] is True and failed.value.kwargs["owned"] is False
 
 
 def test_a_missing_table_is_created_with_its_stream_and_waited_for(clock):
