@@ -243,3 +243,14 @@ def test_the_whole_result_of_a_role_left_alone(clock):
                                         "streamops:managed-by=streamops.dynamodb_lambda: left alone",
                       "diff": {"before": {"role_name": "fn-role", "tags": {"team": "x"}},
                                "after": {"role_name": "fn-role", "tags": {"team": "x"}}}}
+
+
+def test_an_unset_permissions_boundary_leaves_the_current_one(clock):
+    client = FakeIAM()
+    role = client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, inline={"stream": POLICY})
+    role["PermissionsBoundary"] = {"PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary"}
+
+    result = present(client)
+
+    assert result["changed"] is False and client.writes() == []
+    assert result["permissions_boundary"] == "arn:aws:iam::123456789012:policy/boundary"
