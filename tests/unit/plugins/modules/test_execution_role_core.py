@@ -254,3 +254,41 @@ def test_an_unset_permissions_boundary_leaves_the_current_one(clock):
 
     assert result["changed"] is False and client.writes() == []
     assert result["permissions_boundary"] == "arn:aws:iam::123456789012:policy/boundary"
+
+
+def test_an_empty_description_clears_the_current_one(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, description="old", inline={"stream": POLICY})
+
+    present(client, description="")
+
+    assert client.calls[-1] == ("update_role", {"RoleName": "fn-role", "Description": ""})
+
+
+def test_absent_on_a_missing_role_shows_an_empty_diff(clock):
+    result = absent(FakeIAM())
+
+    assert result == {"changed": False, "deleted": False, "skipped_reason": None, "arn": None, "role_id": None,
+                      "role_name": "fn-role", "policy_name": "stream", "diff": {"before": {}, "after": {}}}
+
+
+def test_absent_diff_shows_the_boundary_being_removed_with_the_role(clock):
+    client = FakeIAM()
+    role = client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER)
+    role["PermissionsBoundary"] = {"PermissionsBoundaryArn": "arn:aws:iam::123456789012:policy/boundary"}
+
+    result = absent(client, policy_name=None)
+
+    assert result["diff"]["before"]["permissions_boundary"] == "arn:aws:iam::123456789012:policy/boundary"
+
+
+def test_absent_when_the_role_goes_away_while_being_emptied_still_succeeds(clock):
+    client = FakeIAM()
+    client.add_role("fn-role", iam.LAMBDA_TRUST_POLICY, tags=OWNER, inline={"other": POLICY})
+    client.fail("delete_role", client_error("DeleteConflict", "Cannot delete entity, must delete policies first.",
+                                            "DeleteRole"),
+                client_error("NoSuchEntity", "The role with name fn-role cannot be found.", "DeleteRole"))
+
+    result = absent(client, policy_name=None)
+
+    assert result["deleted"] is True and client.operations().count("delete_role") == 2
