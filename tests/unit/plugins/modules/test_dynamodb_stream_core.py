@@ -448,3 +448,34 @@ def test_a_table_that_stays_deleting_times_out_saying_so(clock):
         ensure(ddb, streams, wait_timeout=20)
 
     assert str(failed.value) == "timed out after 20s waiting for table orders to be deleted (last seen: DELETING)"
+
+
+def vanish_after(ddb, operation):
+    """The table is deleted by someone else right after *operation* answered (the next read finds nothing)."""
+    original = getattr(ddb, operation)
+
+    def call(**kwargs):
+        answer = original(**kwargs)
+        ddb.tables[kwargs["TableName"]]["_script"] = [{"_gone": True}]
+        return answer
+
+    setattr(ddb, operation, call)
+
+
+def test_a_table_deleted_while_the_disable_settles_reports_the_update_answer(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", view_type="NEW_IMAGE")
+    vanish_after(ddb, "update_table")
+
+    result = ensure(ddb, streams, state="absent")
+
+    assert result["table_arn"] == ddb.table_arn("orders") and result["stream_enabled"] is False
+
+
+def test_a_table_deleted_while_its_creation_settles_reports_the_create_answer(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    vanish_after(ddb, "create_table")
+
+    result = ensure(ddb, streams, create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    assert result["table_arn"] == ddb.table_arn("orders") and result["key_schema"] == KEYS

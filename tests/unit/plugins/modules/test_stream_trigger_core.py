@@ -499,3 +499,17 @@ def test_absent_with_a_stream_arn_removes_the_mappings_of_that_table(clock):
                                                      stream_arn=table["LatestStreamArn"]))
 
     assert result["deleted"] == [old["UUID"]] and list(lam.mappings) == [other["UUID"]]
+
+
+def test_a_mapping_stuck_deleting_times_out_saying_it_waited_for_the_deletion(clock):
+    from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
+
+    lam, ddb, table = world()
+    stuck = lam.add_mapping("fn", table["LatestStreamArn"], state="Deleting")
+    lam.delete_reads = 10 ** 6
+
+    with pytest.raises(WaitTimeout) as failed:
+        run(lam, ddb, wait_timeout=10)
+
+    assert str(failed.value) == ("timed out after 10s waiting for event source mapping %s to be deleted (last "
+                                 "seen: Deleting)" % stuck["UUID"])
