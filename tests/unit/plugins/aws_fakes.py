@@ -16,6 +16,7 @@ Use them with the ``clock`` fixture (conftest.py), which makes every poll and re
 from __future__ import annotations
 
 import copy
+import json
 from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
@@ -541,7 +542,6 @@ class FakeIAM(FakeClient):
         return {"Role": self._public(self._role(kwargs["RoleName"], "GetRole"))}
 
     def create_role(self, **kwargs):
-        import json
         kwargs = self._record("create_role", kwargs)
         role = self.add_role(kwargs["RoleName"], json.loads(kwargs["AssumeRolePolicyDocument"]),
                              description=kwargs.get("Description"))
@@ -557,7 +557,6 @@ class FakeIAM(FakeClient):
         return {"PolicyDocument": role["_inline"][kwargs["PolicyName"]]}
 
     def put_role_policy(self, **kwargs):
-        import json
         kwargs = self._record("put_role_policy", kwargs)
         self._role(kwargs["RoleName"], "PutRolePolicy")["_inline"][kwargs["PolicyName"]] = json.loads(
             kwargs["PolicyDocument"])
@@ -599,7 +598,6 @@ class FakeIAM(FakeClient):
         return {"InstanceProfiles": [], "IsTruncated": False}
 
     def update_assume_role_policy(self, **kwargs):
-        import json
         kwargs = self._record("update_assume_role_policy", kwargs)
         self._role(kwargs["RoleName"], "UpdateAssumeRolePolicy")["AssumeRolePolicyDocument"] = json.loads(
             kwargs["PolicyDocument"])
