@@ -188,11 +188,8 @@ def test_two_pipelines_in_parallel_view_type_change_and_a_table_that_is_not_ours
     old_image = {r["event"]: r for r in reports(tmp2)["orders"]["records"]}
     assert old_image["MODIFY"]["old_image"]["streamops_probe"] == "v1" and old_image["MODIFY"]["new_image"] is None
     assert old_image["REMOVE"]["old_image"]["streamops_probe"] == "v2"
-    # Only verify's three probe writes and its report (a new file in tmp2) change anything on users_post.
-    assert recap(changed)["users_post"]["changed"] == 4, changed_tasks(changed, "users_post")
-    assert [t.split(" : ")[-1] for t in changed_tasks(changed, "users_post")] == [
-        "INSERT the probe item (only if no item has this key)", "MODIFY the probe item", "REMOVE the probe item",
-        "Write the report"]
+    # Nothing changes on users_post: verify's probe leaves nothing behind, so its writes and report are no change.
+    assert recap(changed)["users_post"]["changed"] == 0, changed_tasks(changed, "users_post")
 
     down = run_playbook(TEARDOWN, {"streamops_pipelines": pipelines})
     ok(down)

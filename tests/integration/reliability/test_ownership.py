@@ -42,6 +42,15 @@ def _other_consumer(h, aws, stream_arn: str) -> str:
     role = iam.create_role(RoleName=OTHER_ROLE, AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                 "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    # Someone else's consumer has its own role with what Lambda needs to read the stream and log (the sandbox
+    # evaluates execution roles as AWS does); the collection must leave both alone.
+    iam.put_role_policy(RoleName=OTHER_ROLE, PolicyName="consumer", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Resource": stream_arn,
+             "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                        "dynamodb:ListStreams"]},
+            {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": "*"}]}))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr("index.py", OTHER_HANDLER)
