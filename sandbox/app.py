@@ -111,6 +111,26 @@ def json_response(payload: Any, status: int = 200, content_type: str = "applicat
     return resp
 
 
+def json_body(resp: Response) -> dict[str, Any] | None:
+    """A successful answer's JSON object (what after-hooks rewrite), or None for an error or a non-object body."""
+    if resp.status_code not in (200, 201):
+        return None
+    try:
+        data = json.loads(resp.get_data())
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def rewrite_json(resp: Response, data: dict[str, Any]) -> Response:
+    """Replace an answer's body with *data* as JSON."""
+    resp.set_data(json.dumps(data))
+    # moto signs some answers with a CRC32 of the body; a rewritten body needs it dropped, not stale.
+    resp.headers.pop("x-amz-crc32", None)
+    resp.headers.pop("X-Amz-Crc32", None)
+    return resp
+
+
 def aws_error(req: AwsRequest, code: str, message: str, status: int = 400, *,
               headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Response:
     """An error in the wire format of *req*'s protocol (JSON for dynamodb/logs/sqs/lambda, XML for query APIs).

@@ -26,7 +26,7 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from .app import AwsRequest, SandboxApp, aws_error
+from .app import AwsRequest, SandboxApp, aws_error, rewrite_json
 
 _TABLE_ID_NAMESPACE = uuid.UUID("6f1c5e0e-5d1e-4c55-9a53-5a4e0c1f2b7d")
 STREAM_VIEW_TYPES = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
@@ -104,7 +104,7 @@ def _add_table_id(req: AwsRequest, resp: Response) -> Response | None:
     # Stable for one table, different for a table re-created under the same name (new CreationDateTime).
     description["TableId"] = str(uuid.uuid5(_TABLE_ID_NAMESPACE,
                                             f"{description['TableArn']}@{description.get('CreationDateTime')}"))
-    return _rewrite(resp, data)
+    return rewrite_json(resp, data)
 
 
 def _lambda_transient_state(field: str, value: str, extra: dict[str, str]):
@@ -117,17 +117,10 @@ def _lambda_transient_state(field: str, value: str, extra: dict[str, str]):
             return None
         data[field] = value
         data.update(extra)
-        return _rewrite(resp, data)
+        return rewrite_json(resp, data)
 
     return hook
 
-
-def _rewrite(resp: Response, data: dict[str, Any]) -> Response:
-    resp.set_data(json.dumps(data))
-    # moto signs some answers with a CRC32 of the body; a rewritten body needs it dropped, not stale.
-    resp.headers.pop("x-amz-crc32", None)
-    resp.headers.pop("X-Amz-Crc32", None)
-    return resp
 
 
 def install(app: SandboxApp) -> None:

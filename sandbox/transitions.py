@@ -21,14 +21,13 @@ LastUpdateStatusReason), or stay Pending / InProgress for S seconds.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from .app import AwsRequest, SandboxApp, aws_error, json_response
+from .app import AwsRequest, SandboxApp, aws_error, json_body, json_response, rewrite_json
 
 _APP: SandboxApp | None = None
 _LOCK = threading.Lock()
@@ -54,20 +53,6 @@ def _now() -> float:
     return time.monotonic()
 
 
-def _json(resp: Response) -> dict[str, Any] | None:
-    if resp.status_code not in (200, 201):
-        return None
-    try:
-        data = json.loads(resp.get_data())
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _rewrite(resp: Response, data: dict[str, Any]) -> Response:
-    resp.set_data(json.dumps(data))
-    resp.headers.pop("x-amz-crc32", None)  # moto's CRC32 of the old body would be stale
-    return resp
 
 
 # --- DynamoDB -------------------------------------------------------------------------------------------------
@@ -117,7 +102,7 @@ def _before_update_table(req: AwsRequest) -> Response | None:
 
 
 def _after_update_table(req: AwsRequest, resp: Response) -> Response | None:
-    data = _json(resp)
+    data = json_body(resp)
     key = _table_key(req)
     if data is None or key is None or not isinstance(data.get("TableDescription"), dict):
         return None
@@ -140,22 +125,22 @@ def _after_update_table(req: AwsRequest, resp: Response) -> Response | None:
     with _LOCK:
         _TABLES[key] = _now() + busy
     description["TableStatus"] = "UPDATING"
-    return _rewrite(resp, data)
+    return rewrite_json(resp, data)
 
 
 def _after_describe_table(req: AwsRequest, resp: Response) -> Response | None:
     key = _table_key(req)
     if key is None or not _table_busy(key):
         return None
-    data = _json(resp)
+    data = json_body(resp)
     if data is None or not isinstance(data.get("Table"), dict):
         return None
     data["Table"]["TableStatus"] = "UPDATING"
-    return _rewrite(resp, data)
+    return rewrite_json(resp, data)
 
 
 def _after_describe_stream(req: AwsRequest, resp: Response) -> Response | None:
-    data = _json(resp)
+    data = json_body(resp)
     description = (data or {}).get("StreamDescription")
     if not isinstance(description, dict):
         return None
@@ -168,7 +153,7 @@ def _after_describe_stream(req: AwsRequest, resp: Response) -> Response | None:
     if found is None:
         return None
     description["StreamStatus"] = found[0]
-    return _rewrite(resp, data)  # type: ignore[arg-type]
+    return rewrite_json(resp, data)  # type: ignore[arg-type]
 
 
 # --- Lambda ---------------------------------------------------------------------------------------------------
@@ -214,7 +199,7 @@ def _refuse_while_busy(req: AwsRequest) -> Response | None:
 
 
 def _after_function_write(req: AwsRequest, resp: Response) -> Response | None:
-    data = _json(resp)
+    data = json_body(resp)
     if data is None:
         return None
     name = data.get("FunctionName") or req.path_params.get("FunctionName", "")
@@ -265,7 +250,7 @@ def _overlay(req: AwsRequest, config: dict[str, Any]) -> bool:
 
 
 def _after_function_read(req: AwsRequest, resp: Response) -> Response | None:
-    data = _json(resp)
+    data = json_body(resp)
     if data is None:
         return None
     changed = False
@@ -276,7 +261,7 @@ def _after_function_read(req: AwsRequest, resp: Response) -> Response | None:
             changed = _overlay(req, config) or changed
     elif "FunctionName" in data:  # GetFunctionConfiguration
         changed = _overlay(req, data)
-    return _rewrite(resp, data) if changed else None
+    return rewrite_json(resp, data) if changed else None
 
 
 def _after_delete_function(req: AwsRequest, resp: Response) -> Response | None:
