@@ -112,5 +112,5 @@ def test_a_refused_view_type_change_names_the_pipeline_field(run_playbook, aws, 
     assert ("streamops_pipelines[0] (orders): view_type: table 'orders' already has a KEYS_ONLY stream that this"
             " collection did not enable" in text(proc)), proc.stdout[-4000:]
     # A pipeline has no field for the role's override, so the message does not offer it.
-    assert "table_stream_" not in text(proc).split("fatal:")[-1], proc.stdout[-4000:]
+    assert "table_stream_" not in text(proc).rsplit("fatal:", maxsplit=1)[-1], proc.stdout[-4000:]
     assert sandbox.stats()["writes"] == 0

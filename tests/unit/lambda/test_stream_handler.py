@@ -1,4 +1,5 @@
-"""The stream handler against the documented DynamoDB stream record shape (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Record.html)."""
+"""The stream handler against the documented DynamoDB stream record shape
+(https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_Record.html)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ looks at the functions that talk to AWS and decide what to do. Line numbers come
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -43,8 +42,8 @@ def body_lines(path, names):
             continue
         body = node.body
         first = body[0]
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value,
-                                                                                                 str):
+        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+        if docstring and isinstance(first.value.value, str):
             body = body[1:]
         lines.add(node.lineno)  # default argument values live on the def line
         for stmt in body:

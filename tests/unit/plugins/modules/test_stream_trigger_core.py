@@ -495,8 +495,8 @@ def test_absent_with_a_stream_arn_removes_the_mappings_of_that_table(clock):
     old = lam.add_mapping("fn", recreate_stream(ddb, table))
     other = lam.add_mapping("fn", "arn:aws:dynamodb:us-east-1:123456789012:table/other/stream/2026-01-01T00:00:00.000")
 
-    result = st.run(FakeModule(), lam, None, params(state="absent", table_name=None,
-                                                     stream_arn=table["LatestStreamArn"]))
+    result = st.run(FakeModule(), lam, None,
+                    params(state="absent", table_name=None, stream_arn=table["LatestStreamArn"]))
 
     assert result["deleted"] == [old["UUID"]] and list(lam.mappings) == [other["UUID"]]
 
