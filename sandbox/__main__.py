@@ -30,6 +30,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--environment-idle-timeout", type=float, default=SandboxConfig.environment_idle_timeout,
                         metavar="S", help="reap a Lambda execution environment idle for S seconds (0: never reuse "
                                           "one; default %(default)s)")
+    # The transitions AWS shows and callers must wait for (0: the write's answer says UPDATING / Pending /
+    # InProgress where AWS's does, and the next read says ACTIVE / Active / Successful).
+    transitions = parser.add_argument_group("transitions")
+    transitions.add_argument("--table-transition", type=float, default=0.0, metavar="S",
+                             help="a table stays UPDATING for S seconds after UpdateTable; another UpdateTable "
+                                  "meanwhile gets ResourceInUseException")
+    transitions.add_argument("--stream-transition", type=float, default=0.0, metavar="S",
+                             help="a stream stays ENABLING / DISABLING (and its table UPDATING) for S seconds")
+    transitions.add_argument("--function-transition", type=float, default=0.0, metavar="S",
+                             help="a function stays Pending after CreateFunction and InProgress after an update "
+                                  "for S seconds; another update meanwhile gets ResourceConflictException")
+    # Who may drive the sandbox. It runs the code it is sent, so by default only this machine may, and only
+    # under a loopback Host name (a web page cannot use DNS rebinding to reach it) and without CORS headers.
+    guard = parser.add_argument_group("access (the sandbox runs the code it is sent)")
+    guard.add_argument("--allow-remote-code-execution", action="store_true",
+                       help="allow a --host that is not a loopback address; anyone who can reach the port can then "
+                            "run code on this machine")
+    guard.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests whose Host header is NAME (loopback names and the bind address "
+                            "are always answered; repeatable)")
+    guard.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="send CORS headers to web pages from ORIGIN, e.g. http://localhost:3000, or '*' for "
+                            "any (none by default; repeatable)")
     args = parser.parse_args(argv)
     config = SandboxConfig()
     try:
@@ -37,12 +60,25 @@ def main(argv: list[str] | None = None) -> int:
                        "mapping_transition": args.mapping_transition, "poller_start_delay": args.poller_start_delay,
                        "seed": args.seed})
         config.update({"environment_idle_timeout": args.environment_idle_timeout})
+        config.update({"table_transition": args.table_transition, "stream_transition": args.stream_transition,
+                       "function_transition": args.function_transition})
     except ValueError as exc:
         parser.error(str(exc))
 
-    from .server import SandboxServer
+    from .server import MotoVersionMismatch, RemoteBindRefused, SandboxServer, check_moto_version
 
-    server = SandboxServer(args.host, args.port, config)
+    try:
+        check_moto_version()
+    except MotoVersionMismatch as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    try:
+        server = SandboxServer(args.host, args.port, config,
+                               allow_remote_code_execution=args.allow_remote_code_execution,
+                               allowed_hosts=args.allow_host, cors_origins=args.cors_origin)
+    except RemoteBindRefused as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
     try:
         server.start()
     except OSError as exc:

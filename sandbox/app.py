@@ -7,12 +7,17 @@ observe or rewrite it. `SandboxApp.before_any` hooks run first for every call (f
 
 Admin endpoints (not AWS APIs) live under /_sandbox/: config (GET/POST JSON), reset (POST), stats (GET),
 stats/reset (POST), health (GET).
+
+The sandbox runs whatever code it is sent, so it answers only requests whose Host header names an address it
+listens on (a web page the developer visits cannot reach it through DNS rebinding), and it sends CORS headers
+only for origins it was explicitly given (so such a page cannot read its answers either).
 """
 
 from __future__ import annotations
 
 import collections
 import io
+import ipaddress
 import json
 import re
 import threading
@@ -146,19 +151,53 @@ After = Callable[[AwsRequest, Response], "Response | None"]
 BeforeAny = Callable[[AwsRequest], "Response | None"]
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def host_name(host_header: str) -> str:
+    """The name part of a Host header, lower-cased: 'LocalHost:4566' -> 'localhost', '[::1]:80' -> '::1'."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+def is_loopback(host: str) -> bool:
+    name = host_name(host) if host.startswith("[") else host.strip().lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 class SandboxApp:
-    """WSGI app: sandbox hooks first, moto's DomainDispatcherApplication for everything else."""
+    """WSGI app: sandbox hooks first, moto's DomainDispatcherApplication for everything else.
 
-    def __init__(self, config: SandboxConfig | None = None):
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    *allowed_hosts*: Host header names answered (any port: an SSH tunnel or port mapping changes the port, and
+    the name alone is what DNS rebinding cannot forge); loopback names by default. *cors_origins*: origins that
+    get CORS headers (none by default; "*" for any).
+    """
 
+    def __init__(self, config: SandboxConfig | None = None, *, allowed_hosts: list[str] | None = None,
+                 cors_origins: list[str] | None = None):
+        import moto.moto_server.werkzeug_app as werkzeug_app
+
+        # moto's server answers every origin with Access-Control-Allow-Origin (flask-cors); the sandbox decides.
+        werkzeug_app.DISABLE_GLOBAL_CORS = True
         self.config = config or SandboxConfig()
         self.url: str | None = None  # set by SandboxServer.start(); what a Lambda handler uses to call back in
-        self.moto = DomainDispatcherApplication(create_backend_app)
+        self.moto = werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
+        self.allowed_hosts = {host_name(h) for h in (allowed_hosts or LOOPBACK_HOSTS)}
+        self.cors_origins = set(cors_origins or ())
         self._overrides: dict[tuple[str, str], list[Override]] = collections.defaultdict(list)
         self._after: dict[tuple[str, str], list[After]] = collections.defaultdict(list)
         self._before_any: list[BeforeAny] = []
         self._reset_hooks: list[Callable[[], None]] = []
+        self._admin_endpoints: dict[tuple[str, str], Callable[[Request], Response]] = {}
         self._stats_lock = threading.Lock()
         self.calls: collections.Counter[str] = collections.Counter()
 
@@ -172,12 +211,47 @@ class SandboxApp:
     def before_any(self, fn: BeforeAny) -> None:
         self._before_any.append(fn)
 
+    def admin_endpoint(self, method: str, path: str, fn: Callable[[Request], Response]) -> None:
+        """An extension's own admin endpoint under /_sandbox/ (fn may raise ValueError for a 400)."""
+        self._admin_endpoints[(method, path.rstrip("/"))] = fn
+
     def on_reset(self, fn: Callable[[], None]) -> None:
         """Called by /_sandbox/reset (after moto's own reset) so sandbox state is cleared too."""
         self._reset_hooks.append(fn)
 
     # --- WSGI -------------------------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        host = environ.get("HTTP_HOST")
+        # Browsers always send Host; a request without one is not a web page's, and HTTP/1.0 clients may omit it.
+        if host is not None and host_name(host) not in self.allowed_hosts:
+            return json_response({"error": f"sandbox: Host {host!r} is not a name this sandbox answers to "
+                                           f"(allowed: {', '.join(sorted(self.allowed_hosts))})"},
+                                 status=403, content_type="application/json")(environ, start_response)
+        origin = environ.get("HTTP_ORIGIN")
+        cors = origin is not None and ("*" in self.cors_origins or origin in self.cors_origins)
+        if cors and environ.get("REQUEST_METHOD") == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ:
+            return self._preflight(environ)(environ, start_response)
+
+        def cors_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+            if cors:
+                headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", "*"),
+                            ("Vary", "Origin")]
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        return self._dispatch(environ, cors_start_response)
+
+    @staticmethod
+    def _preflight(environ: dict[str, Any]) -> Response:
+        resp = Response(status=200)
+        resp.headers["Access-Control-Allow-Origin"] = environ["HTTP_ORIGIN"]
+        resp.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, HEAD, PATCH"
+        resp.headers["Access-Control-Allow-Headers"] = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "*")
+        resp.headers["Access-Control-Max-Age"] = "600"
+        resp.headers["Vary"] = "Origin"
+        return resp
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/"):
             return self._admin(Request(environ))(environ, start_response)
@@ -247,6 +321,12 @@ class SandboxApp:
                 if m == method and found:
                     operation, params = op, found.groupdict()
                     break
+            else:
+                from .validation import lambda_operation
+
+                routed = lambda_operation(method, path)
+                if routed is not None:
+                    operation, params = routed
         else:
             form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"))) if body else {}
             operation = form.get("Action") or query.get("Action", "")
@@ -282,6 +362,9 @@ class SandboxApp:
                 with self._stats_lock:
                     self.calls.clear()
                 return json_response({"reset": True}, content_type="application/json")
+            endpoint = self._admin_endpoints.get((request.method, path))
+            if endpoint is not None:
+                return endpoint(request)
         except ValueError as exc:
             return json_response({"error": str(exc)}, status=400, content_type="application/json")
         return json_response({"error": f"no admin endpoint {request.method} {path}"}, status=404,

@@ -19,6 +19,13 @@ class SandboxConfig:
     poller_start_delay: float = 0.0
     # Seed for the throttling draw, so a failing run can be replayed.
     seed: int | None = None
+    # Seconds a table stays UPDATING after an UpdateTable (another UpdateTable meanwhile: ResourceInUseException).
+    table_transition: float = 0.0
+    # Seconds a stream stays ENABLING / DISABLING after UpdateTable changes it (the table is UPDATING as long).
+    stream_transition: float = 0.0
+    # Seconds a function stays Pending after CreateFunction and InProgress after an update (another update
+    # meanwhile: ResourceConflictException).
+    function_transition: float = 0.0
 
     # --- Lambda execution environments (sandbox/lambda_runtime.py) ---
     # Seconds an idle execution environment is kept warm before it is reaped (Lambda keeps them for an
