@@ -155,7 +155,7 @@ def test_update_configuration_code_tags_retention_in_place(run_module, aws, sand
     # Configuration only: the code is not uploaded again.
     sandbox.reset_stats()
     check = deploy(run_module, src, other_role, check=True, diff=True, memory_size=512, timeout=60,
-                   description="new", environment_variables={"X": "1"}, runtime="python3.11",
+                   description="new", environment_variables={"XY": "1"}, runtime="python3.11",
                    tags={"a": "1", "c": "3"}, log_retention_days=None)
     assert check["changed"] is True and writes(sandbox) == {}
     assert check["operations"] == ["logs:DeleteRetentionPolicy", "logs:TagResource", "logs:UntagResource",
@@ -168,7 +168,7 @@ def test_update_configuration_code_tags_retention_in_place(run_module, aws, sand
     assert function(aws)["Configuration"]["MemorySize"] == 128
 
     updated = deploy(run_module, src, other_role, memory_size=512, timeout=60, description="new",
-                     environment_variables={"X": "1"}, runtime="python3.11", tags={"a": "1", "c": "3"},
+                     environment_variables={"XY": "1"}, runtime="python3.11", tags={"a": "1", "c": "3"},
                      log_retention_days=None)
     assert updated["changed"] is True and updated["code_uploaded"] is False, updated
     assert updated["operations"] == check["operations"]
@@ -176,7 +176,7 @@ def test_update_configuration_code_tags_retention_in_place(run_module, aws, sand
     config = fn["Configuration"]
     assert (config["MemorySize"], config["Timeout"], config["Description"], config["Runtime"], config["Role"]) == \
         (512, 60, "new", "python3.11", other_role)
-    assert config["Environment"]["Variables"] == {"X": "1"}
+    assert config["Environment"]["Variables"] == {"XY": "1"}
     assert config["CodeSha256"] == first["CodeSha256"]
     assert config["LastUpdateStatus"] == "Successful"
     assert fn["Tags"] == {"a": "1", "c": "3", **OWNER}
@@ -336,6 +336,7 @@ def test_present_takes_over_an_existing_log_group(run_module, aws, sandbox, src,
     ({"timeout": 901}, "timeout"),
     ({"log_retention_days": 8}, "log_retention_days"),
     ({"environment_variables": {"AWS_REGION": "x"}}, "environment_variables"),
+    ({"environment_variables": {"X": "1"}}, "environment_variables"),
     ({"tags": {"aws:x": "1"}}, "tags"),
     ({"owner_tag": {}}, "owner_tag"),
     ({"handler": "handler.missing"}, "handler"),
