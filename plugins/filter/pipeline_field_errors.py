@@ -43,10 +43,6 @@ EXAMPLES = r"""
 - name: Check one entry
   ansible.builtin.assert:
     that: entry | streamops.dynamodb_lambda.pipeline_field_errors(spec) | length == 0
-
-- name: Check the function settings of one entry (defaults filled in) for a function in us-east-1
-  ansible.builtin.assert:
-    that: entry | streamops.dynamodb_lambda.pipeline_function_setting_errors('us-east-1') | length == 0
 """
 
 RETURN = r"""
@@ -56,7 +52,6 @@ _value:
   elements: str
 """
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings
 from ansible.module_utils.common.validation import check_type_bool
 from ansible.module_utils.common.validation import check_type_dict
 from ansible.module_utils.common.validation import check_type_int
@@ -153,38 +148,6 @@ def pipeline_field_errors(entry, spec):
     return _errors(entry, spec, "")
 
 
-# function_settings' setting -> the pipeline field that holds it.
-FUNCTION_SETTING_FIELDS = {
-    "architecture": "function_architecture",
-    "layers": "function_layers",
-    "tracing_mode": "function_tracing",
-    "log_format": "function_log_format",
-    "application_log_level": "function_application_log_level",
-    "system_log_level": "function_system_log_level",
-    "reserved_concurrency": "function_reserved_concurrency",
-    "ephemeral_storage": "function_ephemeral_storage",
-    "kms_key_arn": "function_kms_key_arn",
-}
-
-
-def pipeline_function_setting_errors(entry, region=None):
-    """Problems with the function settings of one entry (defaults filled in), each starting with its field; with
-    the same rules as the module stream_function (plugins/module_utils/function_settings.py). region is the
-    function's (None or empty: layers' regions are not checked)."""
-    settings = {}
-    for setting, field in FUNCTION_SETTING_FIELDS.items():
-        value = entry.get(field, function_settings.DEFAULTS[setting])
-        # Values from YAML or templates may come as text: the field check has already refused what is no number.
-        if setting in ("reserved_concurrency", "ephemeral_storage") and isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                pass
-        settings[setting] = value
-    return function_settings.problems(settings, region or None, None, FUNCTION_SETTING_FIELDS)
-
-
 class FilterModule:
     def filters(self):
-        return {"pipeline_field_errors": pipeline_field_errors,
-                "pipeline_function_setting_errors": pipeline_function_setting_errors}
+        return {"pipeline_field_errors": pipeline_field_errors}

@@ -503,8 +503,8 @@ def validate(params, region=None):
         problems.append("timeout: must be 1-900 seconds (got %s)" % params["timeout"])
     for key, value in params["environment_variables"].items():
         if not _ENV_NAME.match(key):
-            problems.append("environment_variables: %r is not a valid name (a letter, then one or more letters, digits, _)"
-                            % key)
+            problems.append("environment_variables: %r is not a valid name (a letter, then one or more letters, "
+                            "digits, _)" % key)
         elif _RESERVED_ENV.match(key):
             problems.append("environment_variables: %s is reserved by Lambda" % key)
         if isinstance(value, (dict, list)) or value is None:

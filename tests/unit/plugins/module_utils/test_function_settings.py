@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.filter.pipeline_field_errors import \
+from ansible_collections.streamops.dynamodb_lambda.plugins.filter.pipeline_function_setting_errors import \
     pipeline_function_setting_errors
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings as fs
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import stream_function as sf
