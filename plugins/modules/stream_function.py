@@ -193,8 +193,11 @@ options:
 notes:
   - Supports check mode (reads only; the archive is still built to compare its SHA-256, and the dependency cache
     is filled) and diff mode (function settings, code SHA-256 and tags; log group retention and tags).
-  - Makes the fewest calls it can. A run that changes nothing reads C(GetFunction) (configuration, code SHA-256 and
-    tags at once), C(DescribeLogGroups) and the log group's tags.
+  - Makes the fewest calls it can. A run that changes nothing reads C(GetFunction) (configuration, code SHA-256,
+    reserved concurrency and tags at once), C(DescribeLogGroups) and the log group's tags; only when
+    O(reserved_concurrency=0) is wanted and C(GetFunction) reports no reservation, C(GetFunctionConcurrency) too.
+  - Reserved concurrency is set with its own call (C(PutFunctionConcurrency) or C(DeleteFunctionConcurrency)),
+    after the function exists.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
