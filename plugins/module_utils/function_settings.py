@@ -228,3 +228,47 @@ def configuration_fields(wanted, keys):
         if key in _CONFIG_API:
             fields.update(_CONFIG_API[key](wanted[key]))
     return fields
+
+
+# --- alias: a name for a published version, what a trigger may target ---------------------------------------
+
+# Alias names: 1-128 letters, digits, '-' and '_', not only digits (that would read as a version).
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateAlias.html
+ALIAS_NAME = re.compile(r"^(?![0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+VERSION = re.compile(r"^[0-9]+$")
+# What a published version freezes (PublishVersion copies $LATEST's code and configuration): $LATEST needs a new
+# version when one of these differs from the aliased version's.
+VERSIONED_FIELDS = ("CodeSha256", "Runtime", "Handler", "Role", "Description", "MemorySize", "Timeout",
+                    "Environment", "Layers", "Architectures", "TracingConfig", "LoggingConfig", "EphemeralStorage",
+                    "KMSKeyArn")
+
+
+def alias_problems(alias, version, names=None):
+    names = names or {}
+    found = []
+    if alias is not None and not (isinstance(alias, str) and ALIAS_NAME.match(alias)):
+        found.append("%s: must be an alias name, 1-128 letters, digits, '-' and '_', not only digits (got %r)"
+                     % (names.get("alias", "alias"), alias))
+    if version is not None:
+        if not VERSION.match(str(version)):
+            found.append("%s: must be a published version number (got %r)" % (names.get("alias_version",
+                                                                                           "alias_version"), version))
+        elif alias is None:
+            found.append("%s: needs %s (got %r without it)" % (names.get("alias_version", "alias_version"),
+                                                               names.get("alias", "alias"), version))
+    return found
+
+
+def needs_new_version(latest, published):
+    """Whether $LATEST differs from the published version's configuration in anything a version freezes."""
+    if published is None:
+        return True
+
+    def norm(conf, field):
+        value = conf.get(field)
+        if field == "Layers":
+            return [layer.get("Arn") for layer in value or []]
+        if field == "Environment":
+            return (value or {}).get("Variables") or {}
+        return value
+    return any(norm(latest, f) != norm(published, f) for f in VERSIONED_FIELDS)

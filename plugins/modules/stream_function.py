@@ -184,6 +184,20 @@ options:
       - A requirement without a wheel for the function's platform fails before any AWS write.
     type: raw
     default: auto
+  alias:
+    description:
+      - Name of an alias to keep on a published version (1-128 letters, digits, C(-) and C(_), not only digits),
+        for example C(live), so a trigger can target C(<name>:<alias>). Null manages no alias.
+      - Without O(alias_version), rolls forward. When C($LATEST) differs from the aliased version in code or
+        configuration, publishes a version (C(PublishVersion)) and points the alias at it; otherwise changes
+        nothing.
+      - Deleting the function (O(state=absent)) deletes its versions and aliases with it.
+    type: str
+  alias_version:
+    description:
+      - Point O(alias) at this published version instead (a rollback is this one option); it must exist. Null
+        rolls forward.
+    type: str
   requirements_cache_dir:
     description:
       - Directory of the dependency cache. Defaults to C($XDG_CACHE_HOME/streamops.dynamodb_lambda/deps), or
@@ -355,6 +369,16 @@ kms_key_arn:
   returned: when state is present
   type: str
   sample: null
+alias_arn:
+  description: ARN of O(alias) (the function's ARN qualified with it); null without O(alias).
+  returned: when state is present
+  type: str
+  sample: arn:aws:lambda:us-east-1:123456789012:function:Lambda_demo_DynamoDB_stream:live
+alias_version:
+  description: Version O(alias) points at; null without O(alias), or in check mode when a version would be published.
+  returned: when state is present
+  type: str
+  sample: "3"
 log_group_name:
   description: Name of the function's log group.
   returned: always
@@ -525,6 +549,7 @@ def validate(params, region=None):
     role = _ROLE_ARN.match(params["role"] or "")
     problems.extend(function_settings.problems(settings_of(params), region, role.group(1) if role else None,
                                                SETTING_OPTIONS))
+    problems.extend(function_settings.alias_problems(params.get("alias"), params.get("alias_version")))
     requirements = params.get("requirements")
     if isinstance(requirements, (dict, list)) or (isinstance(requirements, str) and not requirements):
         problems.append("requirements: must be auto, true, false or the path of a requirements file (got %r)"
@@ -751,6 +776,52 @@ def ensure_function(module, lam, params, archive, sha, ops):
     return before, after, conf
 
 
+def ensure_alias(module, lam, params, conf, ops):
+    """Keep params' alias on a published version; returns (before view or {}, after view, alias version)."""
+    alias, name = params["alias"], params["name"]
+    current = None
+    if conf is not None:
+        try:
+            current = lam.get_alias(aws_retry=True, FunctionName=name, Name=alias)
+        except is_boto3_error_code("ResourceNotFoundException"):
+            current = None
+    before = {"name": alias, "version": current["FunctionVersion"]} if current else {}
+    target = params["alias_version"]
+    if target is not None:
+        target = str(target)
+        published = None
+        if conf is not None:
+            try:
+                published = lam.get_function_configuration(aws_retry=True, FunctionName=name, Qualifier=target)
+            except is_boto3_error_code("ResourceNotFoundException"):
+                published = None
+        if published is None:
+            raise FunctionError("alias_version: function %s has no published version %s" % (name, target))
+    else:
+        function_changed = any(op in ops for op in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration",
+                                                    "lambda:UpdateFunctionCode"))
+        published = None
+        if current and not function_changed:
+            published = lam.get_function_configuration(aws_retry=True, FunctionName=name,
+                                                       Qualifier=current["FunctionVersion"])
+        if function_changed or function_settings.needs_new_version(conf or {}, published):
+            ops.append("lambda:PublishVersion")
+            # PublishVersion returns the latest version as it is when $LATEST has not changed since it.
+            target = None if module.check_mode else \
+                lam.publish_version(aws_retry=True, FunctionName=name)["Version"]
+        else:
+            target = current["FunctionVersion"]
+    if current is None:
+        ops.append("lambda:CreateAlias")
+        if not module.check_mode:
+            lam.create_alias(aws_retry=True, FunctionName=name, Name=alias, FunctionVersion=target)
+    elif current["FunctionVersion"] != target:
+        ops.append("lambda:UpdateAlias")
+        if not module.check_mode:
+            lam.update_alias(aws_retry=True, FunctionName=name, Name=alias, FunctionVersion=target)
+    return before, {"name": alias, "version": target if target is not None else "(new version)"}, target
+
+
 def run_present(module, lam, logs, params, archive, package):
     name = params["name"]
     group_name = (params.get("logging_config") or {}).get("log_group") or "/aws/lambda/" + name
@@ -763,6 +834,9 @@ def run_present(module, lam, logs, params, archive, package):
     group_before, group_after, group_arn_value = ensure_log_group(module, logs, params, group_name, arn_if_created,
                                                                   ops)
     fn_before, fn_after, conf = ensure_function(module, lam, params, archive, sha, ops)
+    alias_before = alias_after = alias_version = None
+    if params.get("alias"):
+        alias_before, alias_after, alias_version = ensure_alias(module, lam, params, conf, ops)
     result = {
         "changed": bool(ops), "operations": ops, "function_name": name,
         "function_arn": unqualified_function_arn(conf["FunctionArn"]) if conf else None,
@@ -773,6 +847,9 @@ def run_present(module, lam, logs, params, archive, package):
         "log_group_name": group_name, "log_group_arn": group_arn_value,
         "log_retention_days": group_after["retention_days"], "log_group_tags": group_after["tags"],
         "package": package,
+        "alias_version": alias_version,
+        "alias_arn": (unqualified_function_arn(conf["FunctionArn"]) + ":" + params["alias"])
+        if conf and params.get("alias") else None,
     }
     settings_keys = tuple(function_settings.desired({}, name))
     for key in ("runtime", "handler", "role", "description", "memory_size", "timeout", "environment_variables",
@@ -790,6 +867,9 @@ def run_present(module, lam, logs, params, archive, package):
     if module._diff:
         result["diff"] = {"before": {"function": fn_before, "log_group": group_before},
                           "after": {"function": fn_after, "log_group": group_after}}
+        if params.get("alias"):
+            result["diff"]["before"]["alias"] = alias_before
+            result["diff"]["after"]["alias"] = alias_after
     return result
 
 
@@ -894,6 +974,8 @@ ARGUMENT_SPEC = dict(
     kms_key_arn=dict(type="str"),
     requirements=dict(type="raw", default="auto"),
     requirements_cache_dir=dict(type="path"),
+    alias=dict(type="str"),
+    alias_version=dict(type="str"),
 )
 
 

@@ -245,3 +245,60 @@ def test_requirements_installed_for_the_architecture_and_cached(run_module, aws,
     # requirements false: the file is packaged as it is, nothing installed.
     plain = deploy(run_module, src, role_arn, requirements=False, check=True)
     assert "tinydep.py" not in plain["package"]["files"] and "requirements.txt" in plain["package"]["files"]
+
+
+def test_alias_rolls_forward_rolls_back_and_goes_with_the_function(run_module, aws, sandbox, src, role_arn):
+    lam = aws("lambda")
+    checked = deploy(run_module, src, role_arn, alias="live", check=True, diff=True)
+    assert checked["operations"][-2:] == ["lambda:PublishVersion", "lambda:CreateAlias"], checked
+    assert checked["diff"]["after"]["alias"] == {"name": "live", "version": "(new version)"}
+    assert writes(sandbox) == {}
+
+    first = deploy(run_module, src, role_arn, alias="live")
+    assert first["operations"][-2:] == ["lambda:PublishVersion", "lambda:CreateAlias"], first
+    v1 = first["alias_version"]
+    assert lam.get_alias(FunctionName=NAME, Name="live")["FunctionVersion"] == v1
+    assert first["alias_arn"] == first["function_arn"] + ":live"
+
+    sandbox.reset_stats()
+    same = deploy(run_module, src, role_arn, alias="live")
+    assert same["changed"] is False and writes(sandbox) == {} and same["alias_version"] == v1, same
+
+    # A change rolls forward: a new version, the alias on it, the old version kept for a rollback.
+    (src / "handler.py").write_text(HANDLER + "# v2\n")
+    forward = deploy(run_module, src, role_arn, alias="live", diff=True)
+    v2 = forward["alias_version"]
+    assert forward["operations"][-3:] == ["lambda:UpdateFunctionCode", "lambda:PublishVersion",
+                                          "lambda:UpdateAlias"], forward
+    assert v2 != v1 and forward["diff"]["before"]["alias"] == {"name": "live", "version": v1}
+    assert lam.get_alias(FunctionName=NAME, Name="live")["FunctionVersion"] == v2
+
+    # Rolling back is one option; the code of $LATEST stays, so no write but the alias.
+    sandbox.reset_stats()
+    back = deploy(run_module, src, role_arn, alias="live", alias_version=v1)
+    assert back["operations"] == ["lambda:UpdateAlias"] and writes(sandbox) == {"lambda:UpdateAlias": 1}, back
+    assert lam.get_alias(FunctionName=NAME, Name="live")["FunctionVersion"] == v1
+    sandbox.reset_stats()
+    assert deploy(run_module, src, role_arn, alias="live", alias_version=v1)["changed"] is False
+    assert writes(sandbox) == {}
+
+    missing = deploy(run_module, src, role_arn, alias="live", alias_version="99")
+    assert missing["failed"] is True and missing["msg"].startswith("alias_version:"), missing
+
+    # Deleting the function deletes its versions and aliases with it.
+    gone = run_module("stream_function", function_name=NAME, state="absent")
+    assert gone["changed"] is True, gone
+    assert lam.list_functions(FunctionVersion="ALL")["Functions"] == []
+
+
+@pytest.mark.parametrize("args, option", [
+    ({"alias": "123"}, "alias"),
+    ({"alias": "bad alias"}, "alias"),
+    ({"alias_version": "1"}, "alias_version"),
+    ({"alias": "live", "alias_version": "v1"}, "alias_version"),
+])
+def test_bad_alias_fails_naming_the_option_without_aws_calls(run_module, sandbox, src, args, option):
+    sandbox.reset_stats()
+    failed = deploy(run_module, src, "arn:aws:iam::123456789012:role/sfs-role", **args)
+    assert failed["failed"] is True and failed["msg"].startswith(option + ":"), failed
+    assert sandbox.stats()["total"] == 0
