@@ -16,7 +16,8 @@ description:
   - >-
     Checks C(function_architecture), C(function_layers), C(function_tracing), C(function_log_format),
     C(function_application_log_level), C(function_system_log_level), C(function_reserved_concurrency),
-    C(function_ephemeral_storage) and C(function_kms_key_arn) of one entry (defaults filled in) with the rules of
+    C(function_ephemeral_storage), C(function_kms_key_arn), C(function_alias) and C(function_alias_version) of
+    one entry (defaults filled in) with the rules of
     the module C(streamops.dynamodb_lambda.stream_function), and returns one message per problem, each starting
     with the field (for example C(function_layers[0]: the layer is in region eu-west-1, ...)). An empty list means
     valid.
@@ -75,7 +76,9 @@ def pipeline_function_setting_errors(entry, region=None):
             except ValueError:
                 pass
         settings[setting] = value
-    return function_settings.problems(settings, region or None, None, FUNCTION_SETTING_FIELDS)
+    return function_settings.problems(settings, region or None, None, FUNCTION_SETTING_FIELDS) + \
+        function_settings.alias_problems(entry.get("function_alias"), entry.get("function_alias_version"),
+                                         {"alias": "function_alias", "alias_version": "function_alias_version"})
 
 
 class FilterModule:

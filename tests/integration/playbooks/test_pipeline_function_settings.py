@@ -77,3 +77,44 @@ def test_pipeline_with_function_settings_verifies_and_tears_down(run_playbook, a
     assert aws("logs").describe_log_groups()["logGroups"] == []
     assert aws("dynamodb").list_tables()["TableNames"] == []
     assert lam.list_layer_versions(LayerName="pfs-shared")["LayerVersions"]  # not ours: left alone
+
+
+def test_pipeline_with_an_alias_rolls_forward_rolls_back_and_tears_down(run_playbook, aws, sandbox, tmp_path):
+    lam = aws("lambda")
+    source = tmp_path / "src"
+    source.mkdir()
+    handler = (ROOT / "files" / "lambda" / "stream_handler" / "handler.py").read_text()
+    (source / "handler.py").write_text(handler)
+    pipeline = {"name": "pfa", "table_name": "pfa-table", "function_name": "pfa-fn", "function_alias": "live",
+                "function_source": str(source), "verify": True}
+
+    first = run_playbook(SETUP, {"streamops_pipelines": [pipeline]})
+    ok(first)
+    v1 = lam.get_alias(FunctionName="pfa-fn", Name="live")["FunctionVersion"]
+    [mapping] = lam.list_event_source_mappings(FunctionName="pfa-fn:live")["EventSourceMappings"]
+    assert mapping["FunctionArn"].endswith(":function:pfa-fn:live"), mapping
+
+    sandbox.reset_stats()
+    again = run_playbook(SETUP, {"streamops_pipelines": [dict(pipeline, verify=False)]})
+    ok(again)
+    assert recap(again)["pfa"]["changed"] == 0 and sandbox.stats()["writes"] == 0, again.stdout[-3000:]
+
+    # A new handler rolls forward: a new version under the alias, the trigger still on the alias.
+    (source / "handler.py").write_text(handler + "\n# v2\n")
+    forward = run_playbook(SETUP, {"streamops_pipelines": [pipeline]})
+    ok(forward)
+    v2 = lam.get_alias(FunctionName="pfa-fn", Name="live")["FunctionVersion"]
+    assert v2 != v1
+    assert [m["UUID"] for m in lam.list_event_source_mappings(FunctionName="pfa-fn:live")["EventSourceMappings"]] \
+        == [mapping["UUID"]]
+
+    # Rolling back is one field.
+    back = run_playbook(SETUP, {"streamops_pipelines": [dict(pipeline, function_alias_version=v1)]})
+    ok(back)
+    assert lam.get_alias(FunctionName="pfa-fn", Name="live")["FunctionVersion"] == v1
+
+    down = run_playbook(TEARDOWN, {"streamops_pipelines": [pipeline]})
+    ok(down)
+    assert lam.list_functions(FunctionVersion="ALL")["Functions"] == []
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+    assert aws("iam").list_roles()["Roles"] == [] and aws("dynamodb").list_tables()["TableNames"] == []

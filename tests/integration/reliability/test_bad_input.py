@@ -161,6 +161,8 @@ def _cases() -> list[Case]:
     one("reserved_concurrency_negative", (r"function_reserved_concurrency", r"-1"), function_reserved_concurrency=-1)
     one("ephemeral_storage_100", (r"function_ephemeral_storage", r"\b100\b", r"512"), function_ephemeral_storage=100)
     one("kms_key_not_an_arn", (r"function_kms_key_arn", r"alias/mine"), function_kms_key_arn="alias/mine")
+    one("alias_only_digits", (r"function_alias", r"'123'", r"not only digits"), function_alias="123")
+    one("alias_version_without_alias", (r"function_alias_version", r"function_alias"), function_alias_version="1")
     one("requirement_without_wheel", (r"function_requirements", r"nosuchdistribution"),
         function_source=_source_with_requirements("--no-index\nnosuchdistribution==1.0\n"))
 
