@@ -169,3 +169,31 @@ def test_pipeline_filter_names_the_pipeline_fields():
         "function_ephemeral_storage"], problems
     assert "'DEBUG'" in problems[1] and "function_log_format" in problems[1]
     assert pipeline_function_setting_errors({}, "us-east-1") == []
+
+
+@pytest.mark.parametrize("alias, version, option", [
+    ("123", None, "alias"),
+    ("live alias", None, "alias"),
+    ("x" * 129, None, "alias"),
+    (None, "1", "alias_version"),
+    ("live", "v1", "alias_version"),
+])
+def test_alias_problems_name_the_option(alias, version, option):
+    problems = fs.alias_problems(alias, version)
+    assert len(problems) == 1 and problems[0].startswith(option + ":"), problems
+
+
+def test_good_aliases():
+    assert fs.alias_problems("live", None) == fs.alias_problems("blue-2", "7") == fs.alias_problems(None, None) == []
+
+
+def test_a_new_version_is_needed_only_when_a_frozen_field_differs():
+    latest = {"CodeSha256": "a", "MemorySize": 128, "Layers": [{"Arn": LAYER, "CodeSize": 10}],
+              "Environment": {"Variables": {"A": "1"}}, "Version": "$LATEST", "RevisionId": "r1",
+              "LastModified": "now"}
+    published = dict(latest, Version="3", RevisionId="r2", LastModified="then",
+                     Layers=[{"Arn": LAYER, "CodeSize": 11}])
+    assert fs.needs_new_version(latest, published) is False
+    assert fs.needs_new_version(latest, dict(published, CodeSha256="b")) is True
+    assert fs.needs_new_version(latest, dict(published, Environment={"Variables": {}})) is True
+    assert fs.needs_new_version(latest, None) is True
