@@ -210,6 +210,7 @@ notes:
   - Makes the fewest calls it can. A run that changes nothing reads C(GetFunction) (configuration, code SHA-256,
     reserved concurrency and tags at once), C(DescribeLogGroups) and the log group's tags; only when
     O(reserved_concurrency=0) is wanted and C(GetFunction) reports no reservation, C(GetFunctionConcurrency) too.
+  - With O(alias), a run reads C(GetAlias) and, unless the function changed, the aliased version's configuration.
   - Reserved concurrency is set with its own call (C(PutFunctionConcurrency) or C(DeleteFunctionConcurrency)),
     after the function exists.
 extends_documentation_fragment:
