@@ -74,8 +74,8 @@ options:
   environment_variables:
     description:
       - Environment variables of the function. Replaces the whole set; V({}) removes every variable.
-      - Names must start with a letter, be at least two characters and hold only letters, digits and C(_); names
-        Lambda reserves (C(AWS_REGION), C(AWS_LAMBDA_*), C(_HANDLER), ...) are rejected. Values are sent as strings.
+      - Names are at least two characters, a letter then letters, digits and C(_); names Lambda reserves
+        (C(AWS_REGION), C(AWS_LAMBDA_*), C(_HANDLER), ...) are rejected. Values are sent as strings.
     type: dict
     default: {}
   tags:
@@ -113,11 +113,106 @@ options:
     description: Seconds to wait for the function to be C(Active) with its last update C(Successful), 1-3600.
     type: int
     default: 300
+  architecture:
+    description:
+      - Instruction set of the function, C(x86_64) or C(arm64) (Lambda's C(Architectures), a one-element list).
+      - Dependencies from O(requirements) are installed as wheels for it.
+      - A change is sent with the code (C(UpdateFunctionCode) takes C(Architectures); C(UpdateFunctionConfiguration)
+        does not).
+    type: str
+    default: x86_64
+  layers:
+    description:
+      - Layer version ARNs (C(arn:aws:lambda:<region>:<account>:layer:<name>:<version>)), at most 5, applied in
+        the order given. Each must be in the function's region and partition.
+      - Replaces the whole list; V([]) removes every layer.
+    type: list
+    elements: str
+    default: []
+  tracing_mode:
+    description:
+      - X-Ray tracing, C(Active) or C(PassThrough) (Lambda's default). C(Active) needs C(xray:PutTraceSegments) and
+        C(xray:PutTelemetryRecords) in the execution role.
+    type: str
+    default: PassThrough
+  logging_config:
+    description:
+      - Format and levels of the function's logs. Omitted means Lambda's defaults (C(Text), the log group
+        C(/aws/lambda/<name>)).
+    type: dict
+    suboptions:
+      log_format:
+        description: C(Text) or C(JSON).
+        type: str
+        default: Text
+      application_log_level:
+        description:
+          - Lowest level of the function's own log records that Lambda keeps, one of C(TRACE), C(DEBUG), C(INFO),
+            C(WARN), C(ERROR), C(FATAL). Only with O(logging_config.log_format=JSON); null there means C(INFO).
+        type: str
+      system_log_level:
+        description:
+          - Lowest level of Lambda's own log records (C(START), C(REPORT), ...), one of C(DEBUG), C(INFO), C(WARN).
+            Only with O(logging_config.log_format=JSON); null there means C(INFO).
+        type: str
+      log_group:
+        description:
+          - Log group the function writes to; null means C(/aws/lambda/<name>). The module creates and converges
+            this log group (retention and tags).
+        type: str
+  reserved_concurrency:
+    description:
+      - Reserved concurrent executions (C(PutFunctionConcurrency)), a whole number from 0 (stops every
+        invocation) to the account's unreserved share. Null removes the reservation (C(DeleteFunctionConcurrency)).
+    type: int
+  ephemeral_storage:
+    description: Size of C(/tmp) in MB, 512-10240.
+    type: int
+    default: 512
+  kms_key_arn:
+    description:
+      - ARN of the customer managed KMS key that encrypts the environment variables at rest. Null or V("") means
+        Lambda's default key (an existing key is removed).
+    type: str
+  requirements:
+    description:
+      - Which requirements file to install into the package, for O(runtime) and O(architecture) (Linux wheels, as
+        M(streamops.dynamodb_lambda.lambda_package) installs them, cached under O(requirements_cache_dir)).
+      - V(auto) installs C(requirements.txt) in O(src) when there is one and O(runtime) is a Python runtime;
+        V(true) requires it; V(false) installs nothing (a C(requirements.txt) is then packaged as a plain file).
+      - Any other value is the path of a requirements file, relative to O(src) unless absolute.
+      - A requirement without a wheel for the function's platform fails before any AWS write.
+    type: raw
+    default: auto
+  alias:
+    description:
+      - Name of an alias to keep on a published version (1-128 letters, digits, C(-) and C(_), not only digits),
+        for example C(live), so a trigger can target C(<name>:<alias>). Null manages no alias.
+      - Without O(alias_version), rolls forward. When C($LATEST) differs from the aliased version in code or
+        configuration, publishes a version (C(PublishVersion)) and points the alias at it; otherwise changes
+        nothing.
+      - Deleting the function (O(state=absent)) deletes its versions and aliases with it.
+    type: str
+  alias_version:
+    description:
+      - Point O(alias) at this published version instead (a rollback is this one option); it must exist. Null
+        rolls forward.
+    type: str
+  requirements_cache_dir:
+    description:
+      - Directory of the dependency cache. Defaults to C($XDG_CACHE_HOME/streamops.dynamodb_lambda/deps), or
+        C(~/.cache/streamops.dynamodb_lambda/deps). A cached re-run runs no pip and, the archive being the same
+        bytes, uploads nothing.
+    type: path
 notes:
-  - Supports check mode (reads only; the archive is still built to compare its SHA-256) and diff mode (function
-    settings, code SHA-256 and tags; log group retention and tags).
-  - Makes the fewest calls it can. A run that changes nothing reads C(GetFunction) (configuration, code SHA-256 and
-    tags at once), C(DescribeLogGroups) and the log group's tags.
+  - Supports check mode (reads only; the archive is still built to compare its SHA-256, and the dependency cache
+    is filled) and diff mode (function settings, code SHA-256 and tags; log group retention and tags).
+  - Makes the fewest calls it can. A run that changes nothing reads C(GetFunction) (configuration, code SHA-256,
+    reserved concurrency and tags at once), C(DescribeLogGroups) and the log group's tags; only when
+    O(reserved_concurrency=0) is wanted and C(GetFunction) reports no reservation, C(GetFunctionConcurrency) too.
+  - With O(alias), a run reads C(GetAlias) and, unless the function changed, the aliased version's configuration.
+  - Reserved concurrency is set with its own call (C(PutFunctionConcurrency) or C(DeleteFunctionConcurrency)),
+    after the function exists.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -142,6 +237,24 @@ EXAMPLES = r"""
     tags:
       team: data
   register: deployed
+
+- name: Deploy for Graviton with a layer, X-Ray tracing, JSON logs and a concurrency cap
+  streamops.dynamodb_lambda.stream_function:
+    name: Lambda_demo_DynamoDB_stream
+    src: "{{ playbook_dir }}/../files/lambda/stream_handler"
+    handler: handler.lambda_handler
+    runtime: python3.12
+    role: "{{ execution_role_arn }}"
+    architecture: arm64
+    layers:
+      - arn:aws:lambda:us-east-1:123456789012:layer:shared-libs:3
+    tracing_mode: Active
+    logging_config:
+      log_format: JSON
+      application_log_level: WARN
+      system_log_level: WARN
+    reserved_concurrency: 10
+    ephemeral_storage: 1024
 
 - name: Delete the function and its log group if this collection created them
   streamops.dynamodb_lambda.stream_function:
@@ -220,6 +333,53 @@ tags:
   returned: when state is present
   type: dict
   sample: {"streamops:managed-by": "streamops.dynamodb_lambda"}
+architecture:
+  description: Instruction set of the function.
+  returned: when state is present
+  type: str
+  sample: arm64
+layers:
+  description: Layer version ARNs of the function, in order.
+  returned: when state is present
+  type: list
+  elements: str
+  sample: ["arn:aws:lambda:us-east-1:123456789012:layer:shared-libs:3"]
+tracing_mode:
+  description: X-Ray tracing mode.
+  returned: when state is present
+  type: str
+  sample: PassThrough
+logging_config:
+  description: Log format, levels (with C(JSON) only) and log group of the function.
+  returned: when state is present
+  type: dict
+  sample: {"log_format": "JSON", "application_log_level": "WARN", "system_log_level": "INFO",
+           "log_group": "/aws/lambda/Lambda_demo_DynamoDB_stream"}
+reserved_concurrency:
+  description: Reserved concurrent executions; null when none is reserved.
+  returned: when state is present
+  type: int
+  sample: 10
+ephemeral_storage:
+  description: Size of C(/tmp) in MB.
+  returned: when state is present
+  type: int
+  sample: 512
+kms_key_arn:
+  description: KMS key of the environment variables; null for Lambda's default key.
+  returned: when state is present
+  type: str
+  sample: null
+alias_arn:
+  description: ARN of O(alias) (the function's ARN qualified with it); null without O(alias).
+  returned: when state is present
+  type: str
+  sample: arn:aws:lambda:us-east-1:123456789012:function:Lambda_demo_DynamoDB_stream:live
+alias_version:
+  description: Version O(alias) points at; null without O(alias), or in check mode when a version would be published.
+  returned: when state is present
+  type: str
+  sample: "3"
 log_group_name:
   description: Name of the function's log group.
   returned: always
@@ -245,7 +405,8 @@ package:
   returned: when state is present
   type: dict
   sample: {"path": "/home/me/.cache/streamops.dynamodb_lambda/fn.zip", "sha256": "3Jz4...", "size": 2211,
-           "files": ["handler.py"]}
+           "files": ["handler.py"], "unzipped_size": 5120, "requirements": null, "dependencies": [],
+           "cached": false}
 operations:
   description: The AWS write operations this run made (in check mode, would make), in order.
   returned: always
@@ -281,9 +442,10 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_archive
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import code_sha256
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import DIRECT_UPLOAD_LIMIT
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_deployment_package
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import write_if_changed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
@@ -294,7 +456,7 @@ RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
                   3653)
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/.+$")
-# Lambda's pattern for environment variable names: at least two characters (API_Environment.html).
+# Lambda's pattern for variable names, [a-zA-Z]([a-zA-Z0-9_])+: at least two characters.
 _ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
 _RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|"
                            r"AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|"
@@ -310,8 +472,43 @@ class FunctionError(Exception):
 
 # --- input ----------------------------------------------------------------------------------------------------
 
-def validate(params):
-    """Every problem with the input, each starting with the option at fault; no AWS call."""
+def settings_of(params):
+    """The function settings of function_settings.DEFAULTS, from the module's options."""
+    logging_config = params.get("logging_config") or {}
+    settings = {key: params.get(key, default) for key, default in function_settings.DEFAULTS.items()
+                if key in params}
+    settings.update({"log_format": logging_config.get("log_format") or function_settings.DEFAULT_LOG_FORMAT,
+                     "application_log_level": logging_config.get("application_log_level"),
+                     "system_log_level": logging_config.get("system_log_level"),
+                     "log_group": logging_config.get("log_group")})
+    return settings
+
+
+# function_settings words its messages after the flat setting names; the module's options nest the logging ones.
+SETTING_OPTIONS = {"log_format": "logging_config.log_format",
+                   "application_log_level": "logging_config.application_log_level",
+                   "system_log_level": "logging_config.system_log_level",
+                   "log_group": "logging_config.log_group"}
+
+
+def requirements_value(value):
+    """The requirements option as build_deployment_package takes it: None (auto), True, False or a path."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    if text.lower() in ("true", "yes", "on"):
+        return True
+    if text.lower() in ("false", "no", "off"):
+        return False
+    return text
+
+
+def validate(params, region=None):
+    """Every problem with the input, each starting with the option at fault; no AWS call.
+
+    region is the client's region, to check that layers are in it (None: not checked)."""
     problems = []
     if not _NAME.match(params["name"] or ""):
         problems.append("name: must be 1-64 letters, digits, '-' or '_' (got %r)" % (params["name"],))
@@ -334,7 +531,8 @@ def validate(params):
         problems.append("timeout: must be 1-900 seconds (got %s)" % params["timeout"])
     for key, value in params["environment_variables"].items():
         if not _ENV_NAME.match(key):
-            problems.append("environment_variables: %r is not a valid name (a letter, then at least one letter, digit or _)" % key)
+            problems.append("environment_variables: %r is not a valid name (a letter, then one or more letters, "
+                            "digits, _)" % key)
         elif _RESERVED_ENV.match(key):
             problems.append("environment_variables: %s is reserved by Lambda" % key)
         if isinstance(value, (dict, list)) or value is None:
@@ -349,6 +547,14 @@ def validate(params):
         problems.append("role_wait_timeout: must be 0-3600 seconds (got %s)" % params["role_wait_timeout"])
     if not 1 <= params["wait_timeout"] <= 3600:
         problems.append("wait_timeout: must be 1-3600 seconds (got %s)" % params["wait_timeout"])
+    role = _ROLE_ARN.match(params["role"] or "")
+    problems.extend(function_settings.problems(settings_of(params), region, role.group(1) if role else None,
+                                               SETTING_OPTIONS))
+    problems.extend(function_settings.alias_problems(params.get("alias"), params.get("alias_version")))
+    requirements = params.get("requirements")
+    if isinstance(requirements, (dict, list)) or (isinstance(requirements, str) and not requirements):
+        problems.append("requirements: must be auto, true, false or the path of a requirements file (got %r)"
+                        % (requirements,))
     return problems
 
 
@@ -410,11 +616,14 @@ def log_group_tags(logs, arn):
 
 # --- present --------------------------------------------------------------------------------------------------
 
-def function_view(conf, tags):
+def function_view(conf, tags, settings=None):
+    """The function as the result and the diff show it; settings as function_settings.current() spells them."""
     view = {key: conf.get(field) for field, key in CONFIG_FIELDS}
     view["environment_variables"] = (conf.get("Environment") or {}).get("Variables") or {}
     view["code_sha256"] = conf.get("CodeSha256")
     view["tags"] = tags
+    if settings is not None:
+        view.update(settings)
     return view
 
 
@@ -480,6 +689,7 @@ def ensure_function(module, lam, params, archive, sha, ops):
     wanted_config = {"Runtime": params["runtime"], "Handler": params["handler"], "Role": params["role"],
                      "Description": params["description"] or "", "MemorySize": params["memory_size"],
                      "Timeout": params["timeout"]}
+    wanted_settings = function_settings.desired(settings_of(params), name)
     found = get_function(lam, name)
 
     def with_role_retry(call, **kwargs):
@@ -487,27 +697,55 @@ def ensure_function(module, lam, params, archive, sha, ops):
         return retry_until_deadline(lambda: call(aws_retry=True, **kwargs), is_iam_propagation_error,
                                     params["role_wait_timeout"])
 
+    def put_concurrency(value, current_value):
+        # Reserved concurrency is not part of the configuration: its own calls, which need no ready function.
+        if value == current_value:
+            return
+        if value is None:
+            ops.append("lambda:DeleteFunctionConcurrency")
+            if not module.check_mode:
+                lam.delete_function_concurrency(aws_retry=True, FunctionName=name)
+        else:
+            ops.append("lambda:PutFunctionConcurrency")
+            if not module.check_mode:
+                lam.put_function_concurrency(aws_retry=True, FunctionName=name, ReservedConcurrentExecutions=value)
+
     if found is None:
         tags, _purge = desired_tags(params, None)
-        after = function_view(dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha), tags)
+        after = function_view(dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha), tags,
+                              wanted_settings)
         ops.append("lambda:CreateFunction")
         if module.check_mode:
+            put_concurrency(wanted_settings["reserved_concurrency"], None)
             return {}, after, None
         with_role_retry(lam.create_function, FunctionName=name, Code={"ZipFile": archive}, PackageType="Zip",
-                        Publish=False, Environment={"Variables": env}, Tags=tags, **wanted_config)
-        return {}, after, checked_ready(lam, name, params["wait_timeout"])
+                        Publish=False, Environment={"Variables": env}, Tags=tags,
+                        **dict(wanted_config, **function_settings.create_fields(wanted_settings)))
+        conf = checked_ready(lam, name, params["wait_timeout"])
+        put_concurrency(wanted_settings["reserved_concurrency"], None)
+        return {}, after, conf
 
     conf = found["Configuration"]
     current_tags = found.get("Tags") or {}
-    before = function_view(conf, current_tags)
+    concurrency = found.get("Concurrency")
+    if concurrency is None and wanted_settings["reserved_concurrency"] == 0:
+        # A reservation of 0 is falsy to some endpoints, which then leave Concurrency out of GetFunction; only in
+        # that case ask GetFunctionConcurrency, so the usual run keeps its single read.
+        concurrency = lam.get_function_concurrency(aws_retry=True, FunctionName=name)
+    current_settings = function_settings.current(conf, concurrency, name)
+    before = function_view(conf, current_tags, current_settings)
     config_changes = {field: value for field, value in wanted_config.items() if conf.get(field) != value}
     if before["environment_variables"] != env:
         config_changes["Environment"] = {"Variables": env}
-    code_changed = conf.get("CodeSha256") != sha
+    settings_changed = function_settings.changed(current_settings, wanted_settings)
+    config_changes.update(function_settings.configuration_fields(wanted_settings, settings_changed))
+    architecture_changed = "architecture" in settings_changed
+    # Architectures goes with the code (UpdateFunctionCode), so a new architecture uploads the code again.
+    code_changed = conf.get("CodeSha256") != sha or architecture_changed
     wanted_tags, purge = desired_tags(params, current_tags)
     to_set, to_unset, after_tags = apply_tags(current_tags, wanted_tags, purge)
     after = function_view(dict(conf, **dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha)),
-                          after_tags)
+                          after_tags, wanted_settings)
     if config_changes:
         ops.append("lambda:UpdateFunctionConfiguration")
     if code_changed:
@@ -517,6 +755,7 @@ def ensure_function(module, lam, params, archive, sha, ops):
     if to_unset:
         ops.append("lambda:UntagResource")
     if module.check_mode:
+        put_concurrency(wanted_settings["reserved_concurrency"], current_settings["reserved_concurrency"])
         return before, after, conf
     arn = unqualified_function_arn(conf["FunctionArn"])
     if config_changes:
@@ -527,8 +766,10 @@ def ensure_function(module, lam, params, archive, sha, ops):
     if code_changed:
         if busy(conf):
             conf = checked_ready(lam, name, params["wait_timeout"])
-        lam.update_function_code(aws_retry=True, FunctionName=name, ZipFile=archive, Publish=False)
+        lam.update_function_code(aws_retry=True, FunctionName=name, ZipFile=archive, Publish=False,
+                                 Architectures=[wanted_settings["architecture"]])
         conf = checked_ready(lam, name, params["wait_timeout"])
+    put_concurrency(wanted_settings["reserved_concurrency"], current_settings["reserved_concurrency"])
     if to_set:
         lam.tag_resource(aws_retry=True, Resource=arn, Tags=to_set)
     if to_unset:
@@ -536,9 +777,55 @@ def ensure_function(module, lam, params, archive, sha, ops):
     return before, after, conf
 
 
+def ensure_alias(module, lam, params, conf, ops):
+    """Keep params' alias on a published version; returns (before view or {}, after view, alias version)."""
+    alias, name = params["alias"], params["name"]
+    current = None
+    if conf is not None:
+        try:
+            current = lam.get_alias(aws_retry=True, FunctionName=name, Name=alias)
+        except is_boto3_error_code("ResourceNotFoundException"):
+            current = None
+    before = {"name": alias, "version": current["FunctionVersion"]} if current else {}
+    target = params["alias_version"]
+    if target is not None:
+        target = str(target)
+        published = None
+        if conf is not None:
+            try:
+                published = lam.get_function_configuration(aws_retry=True, FunctionName=name, Qualifier=target)
+            except is_boto3_error_code("ResourceNotFoundException"):
+                published = None
+        if published is None:
+            raise FunctionError("alias_version: function %s has no published version %s" % (name, target))
+    else:
+        function_changed = any(op in ops for op in ("lambda:CreateFunction", "lambda:UpdateFunctionConfiguration",
+                                                    "lambda:UpdateFunctionCode"))
+        published = None
+        if current and not function_changed:
+            published = lam.get_function_configuration(aws_retry=True, FunctionName=name,
+                                                       Qualifier=current["FunctionVersion"])
+        if function_changed or function_settings.needs_new_version(conf or {}, published):
+            ops.append("lambda:PublishVersion")
+            # PublishVersion returns the latest version as it is when $LATEST has not changed since it.
+            target = None if module.check_mode else \
+                lam.publish_version(aws_retry=True, FunctionName=name)["Version"]
+        else:
+            target = current["FunctionVersion"]
+    if current is None:
+        ops.append("lambda:CreateAlias")
+        if not module.check_mode:
+            lam.create_alias(aws_retry=True, FunctionName=name, Name=alias, FunctionVersion=target)
+    elif current["FunctionVersion"] != target:
+        ops.append("lambda:UpdateAlias")
+        if not module.check_mode:
+            lam.update_alias(aws_retry=True, FunctionName=name, Name=alias, FunctionVersion=target)
+    return before, {"name": alias, "version": target if target is not None else "(new version)"}, target
+
+
 def run_present(module, lam, logs, params, archive, package):
     name = params["name"]
-    group_name = "/aws/lambda/" + name
+    group_name = (params.get("logging_config") or {}).get("log_group") or "/aws/lambda/" + name
     sha = package["sha256"]
     partition, account = _ROLE_ARN.match(params["role"]).groups()
     # The function runs in its role's account (Lambda refuses a role of another account).
@@ -548,6 +835,9 @@ def run_present(module, lam, logs, params, archive, package):
     group_before, group_after, group_arn_value = ensure_log_group(module, logs, params, group_name, arn_if_created,
                                                                   ops)
     fn_before, fn_after, conf = ensure_function(module, lam, params, archive, sha, ops)
+    alias_before = alias_after = alias_version = None
+    if params.get("alias"):
+        alias_before, alias_after, alias_version = ensure_alias(module, lam, params, conf, ops)
     result = {
         "changed": bool(ops), "operations": ops, "function_name": name,
         "function_arn": unqualified_function_arn(conf["FunctionArn"]) if conf else None,
@@ -558,18 +848,29 @@ def run_present(module, lam, logs, params, archive, package):
         "log_group_name": group_name, "log_group_arn": group_arn_value,
         "log_retention_days": group_after["retention_days"], "log_group_tags": group_after["tags"],
         "package": package,
+        "alias_version": alias_version,
+        "alias_arn": (unqualified_function_arn(conf["FunctionArn"]) + ":" + params["alias"])
+        if conf and params.get("alias") else None,
     }
+    settings_keys = tuple(function_settings.desired({}, name))
     for key in ("runtime", "handler", "role", "description", "memory_size", "timeout", "environment_variables",
-                "tags"):
+                "tags") + settings_keys:
         result[key] = fn_after[key]
     if conf and not module.check_mode:
-        # What Lambda reports after the changes, not what was asked for.
-        final = function_view(conf, fn_after["tags"])
-        for key in ("runtime", "handler", "role", "description", "memory_size", "timeout", "environment_variables"):
+        # What Lambda reports after the changes, not what was asked for (reserved concurrency has no field in the
+        # configuration: what was put).
+        final = function_view(conf, fn_after["tags"],
+                              function_settings.current(conf, {"ReservedConcurrentExecutions":
+                                                               fn_after["reserved_concurrency"]}, name))
+        for key in ("runtime", "handler", "role", "description", "memory_size", "timeout",
+                    "environment_variables") + settings_keys:
             result[key] = final[key]
     if module._diff:
         result["diff"] = {"before": {"function": fn_before, "log_group": group_before},
                           "after": {"function": fn_after, "log_group": group_after}}
+        if params.get("alias"):
+            result["diff"]["before"]["alias"] = alias_before
+            result["diff"]["after"]["alias"] = alias_after
     return result
 
 
@@ -586,6 +887,8 @@ def run_absent(module, lam, logs, params):
     found = get_function(lam, name)
     if found is not None:
         conf = found["Configuration"]
+        # The function may write to a log group of its own choosing (LoggingConfig.LogGroup).
+        group_name = (conf.get("LoggingConfig") or {}).get("LogGroup") or group_name
         tags = found.get("Tags") or {}
         before["function"] = function_view(conf, tags)
         if tags.get(owner_key) == owner_value:
@@ -657,6 +960,23 @@ ARGUMENT_SPEC = dict(
     package_path=dict(type="path"),
     role_wait_timeout=dict(type="int", default=120),
     wait_timeout=dict(type="int", default=300),
+    # No choices here: function_settings.problems() checks them and words every message after the option.
+    architecture=dict(type="str", default=function_settings.DEFAULT_ARCHITECTURE),
+    layers=dict(type="list", elements="str", default=[]),
+    tracing_mode=dict(type="str", default=function_settings.DEFAULT_TRACING_MODE),
+    logging_config=dict(type="dict", options=dict(
+        log_format=dict(type="str", default=function_settings.DEFAULT_LOG_FORMAT),
+        application_log_level=dict(type="str"),
+        system_log_level=dict(type="str"),
+        log_group=dict(type="str"),
+    )),
+    reserved_concurrency=dict(type="int"),
+    ephemeral_storage=dict(type="int", default=function_settings.DEFAULT_EPHEMERAL_STORAGE),
+    kms_key_arn=dict(type="str"),
+    requirements=dict(type="raw", default="auto"),
+    requirements_cache_dir=dict(type="path"),
+    alias=dict(type="str"),
+    alias_version=dict(type="str"),
 )
 
 
@@ -664,12 +984,25 @@ def build_package(module):
     """Validate and build the archive (no AWS call); write package_path when given. Fails naming the option."""
     params = module.params
     try:
-        archive, names = build_archive(params["src"], params["exclude"], params["handler"], params["runtime"])
+        # Dependencies for the function's runtime and architecture; a cached re-run runs no pip and gives the same
+        # bytes, so the code is not uploaded again.
+        built = build_deployment_package(params["src"], params["exclude"], params["handler"], params["runtime"],
+                                         architecture=params["architecture"],
+                                         requirements=requirements_value(params["requirements"]),
+                                         cache_dir=params["requirements_cache_dir"])
     except PackageError as exc:
-        module.fail_json(msg=str(exc))
+        # build_deployment_package names its own options; the cache directory is requirements_cache_dir here.
+        module.fail_json(msg=re.sub(r"^cache_dir:", "requirements_cache_dir:", str(exc)))
     except OSError as exc:
         module.fail_json(msg="src: cannot read %s: %s" % (params["src"], exc))
-    package = {"path": params["package_path"], "sha256": code_sha256(archive), "size": len(archive), "files": names}
+    if built["needs_s3"]:
+        module.fail_json(msg="src: the package is %d bytes zipped, over Lambda's limit of %d bytes (50 MB) for a "
+                             "direct upload" % (built["size"], DIRECT_UPLOAD_LIMIT))
+    archive = built["data"]
+    package = {"path": params["package_path"], "sha256": built["sha256"], "size": built["size"],
+               "files": built["files"]}
+    for key in ("unzipped_size", "requirements", "dependencies", "cached"):
+        package[key] = built[key]
     if params["package_path"]:
         # A build artifact, not a managed resource: written in check mode too and never a change.
         try:
@@ -682,7 +1015,8 @@ def build_package(module):
 def main():
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    problems = validate(params)
+    # The client's region, so a layer of another region fails here rather than at CreateFunction.
+    problems = validate(params, module.region)
     if problems:
         module.fail_json(msg="; ".join(problems))
     archive = package = None

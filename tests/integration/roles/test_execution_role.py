@@ -155,3 +155,29 @@ def test_call_budget_one_module_call_per_state(run_playbook, sandbox):
     assert gone["failures"] == 0 and gone["changed"] == 1, failures
     stats = sandbox.stats()
     assert stats["total"] <= 4 and stats["calls"].get("iam:DeleteRole") == 1, stats
+
+
+def test_tracing_adds_the_xray_statement_and_removes_it(run_playbook, aws, sandbox):
+    iam = aws("iam")
+    first, _facts, failures = play(run_playbook, BASE)
+    assert first["failures"] == 0, failures
+    assert not any(a.startswith("xray:") for s in statements(inline_policy(iam)).values() for a in s["Action"])
+
+    checked, _facts, failures = play(run_playbook, {**BASE, "execution_role_tracing": True}, "--check")
+    assert checked["failures"] == 0 and checked["changed"] == 1, failures
+    assert "WriteTracesXRayHasNoResourceLevelPermissions" not in statements(inline_policy(iam))
+
+    traced, _facts, failures = play(run_playbook, {**BASE, "execution_role_tracing": True})
+    assert traced["failures"] == 0 and traced["changed"] == 1, failures
+    xray = statements(inline_policy(iam))["WriteTracesXRayHasNoResourceLevelPermissions"]
+    assert sorted(xray["Action"]) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert xray["Resource"] == "*"
+
+    sandbox.reset_stats()
+    again, _facts, failures = play(run_playbook, {**BASE, "execution_role_tracing": True})
+    assert again["failures"] == 0 and again["changed"] == 0, failures
+    assert sandbox.stats()["writes"] == 0
+
+    untraced, _facts, failures = play(run_playbook, BASE)
+    assert untraced["changed"] == 1, failures
+    assert "WriteTracesXRayHasNoResourceLevelPermissions" not in statements(inline_policy(iam))

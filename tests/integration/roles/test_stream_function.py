@@ -197,6 +197,12 @@ def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_
     ({"stream_function_role_arn": None}, "stream_function_role_arn"),
     ({"stream_function_name": "bad name"}, "stream_function_name"),
     ({"stream_function_environment": {"AWS_REGION": "x"}}, "stream_function_environment"),
+    # Checked by the module (the argument spec has no rule for them): the message names the variable.
+    ({"stream_function_layers": ["arn:aws:lambda:eu-west-1:123456789012:layer:libs:1"]}, "stream_function_layers[0]"),
+    ({"stream_function_ephemeral_storage": 100}, "stream_function_ephemeral_storage"),
+    ({"stream_function_reserved_concurrency": -1}, "stream_function_reserved_concurrency"),
+    ({"stream_function_kms_key_arn": "alias/mine"}, "stream_function_kms_key_arn"),
+    ({"stream_function_application_log_level": "DEBUG"}, "stream_function_application_log_level"),
 ])
 def test_bad_input_fails_before_any_aws_change(run_playbook, aws, sandbox, role_arn, cache, extra, variable):
     sandbox.reset_stats()
@@ -242,3 +248,42 @@ def test_call_budget_cold_rerun_teardown(run_playbook, aws, sandbox, role_arn, c
     assert again["failures"] == 0 and again["changed"] == 0, failures
     calls, writes = lambda_and_logs()
     assert writes == {} and sum(calls.values()) <= 4, calls
+
+
+def test_function_settings_through_role_variables(run_playbook, aws, sandbox, role_arn, cache):
+    """Every setting variable reaches the function; a re-run writes nothing; back to the defaults removes them."""
+    lam = aws("lambda")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("python/shared.py", "X = 1\n")
+    layer = lam.publish_layer_version(LayerName="fn-layer", Content={"ZipFile": zipped.getvalue()},
+                                      CompatibleArchitectures=["arm64"])["LayerVersionArn"]
+    key = aws("kms").create_key()["KeyMetadata"]["Arn"]
+    settings = {"stream_function_architecture": "arm64", "stream_function_layers": [layer],
+                "stream_function_tracing": "Active", "stream_function_log_format": "JSON",
+                "stream_function_application_log_level": "WARN", "stream_function_system_log_level": "WARN",
+                "stream_function_reserved_concurrency": 2, "stream_function_ephemeral_storage": 2048,
+                "stream_function_kms_key_arn": key}
+    base = {"stream_function_name": "fn", "stream_function_role_arn": role_arn}
+    first, _facts, failures, module = play(run_playbook, {**base, **settings}, env=cache)
+    assert first["failures"] == 0, failures
+    found = lam.get_function(FunctionName="fn")
+    conf = found["Configuration"]
+    assert conf["Architectures"] == ["arm64"] and [x["Arn"] for x in conf["Layers"]] == [layer]
+    assert conf["TracingConfig"] == {"Mode": "Active"} and conf["EphemeralStorage"] == {"Size": 2048}
+    assert conf["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN",
+                                     "LogGroup": "/aws/lambda/fn"}
+    assert conf["KMSKeyArn"] == key
+    assert lam.get_function_concurrency(FunctionName="fn")["ReservedConcurrentExecutions"] == 2
+
+    sandbox.reset_stats()
+    again, _facts, failures, module = play(run_playbook, {**base, **settings}, env=cache)
+    assert again["failures"] == 0 and again["changed"] == 0, (failures, module)
+    assert sandbox.stats()["writes"] == 0
+
+    back, _facts, failures, module = play(run_playbook, base, env=cache)
+    assert back["failures"] == 0 and back["changed"] == 1, failures
+    conf = lam.get_function(FunctionName="fn")["Configuration"]
+    assert conf["Architectures"] == ["x86_64"] and not conf.get("Layers") and "KMSKeyArn" not in conf
+    assert conf["TracingConfig"] == {"Mode": "PassThrough"} and conf["LoggingConfig"]["LogFormat"] == "Text"
+    assert lam.get_function_concurrency(FunctionName="fn").get("ReservedConcurrentExecutions") is None

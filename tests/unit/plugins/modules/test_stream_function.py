@@ -136,5 +136,5 @@ def test_one_letter_environment_names_are_refused_as_lambda_does():
               "environment_variables": {"X": "1", "XY": "2"}, "tags": None, "log_retention_days": None,
               "role_wait_timeout": 120, "wait_timeout": 300}
     problems = [p for p in stream_function.validate(params) if p.startswith("environment_variables")]
-    assert problems == ["environment_variables: 'X' is not a valid name (a letter, then at least one letter, digit "
-                        "or _)"]
+    assert problems == ["environment_variables: 'X' is not a valid name (a letter, then one or more letters, digits, "
+                        "_)"]

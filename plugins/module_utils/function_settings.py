@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to streamops.dynamodb_lambda
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A Lambda function's runtime settings beyond code and memory: the one home of their rules (no AWS calls).
+
+Architecture, layers, tracing, logging format and levels, reserved concurrency, ephemeral storage and the KMS key
+of the environment. The module stream_function validates with these, the pipelines role checks pipeline fields
+with them (through the filter plugins), and a unit test binds the roles' argument specs to them.
+
+Rules and defaults (what AWS applies when a setting is not given, so a function deployed without them is unchanged):
+https://docs.aws.amazon.com/lambda/latest/api/API_CreateFunction.html
+https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+"""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import ARCHITECTURES
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import DEFAULT_ARCHITECTURE
+
+# Lambda's Architectures is a one-element list of these.
+ARCHITECTURE_CHOICES = tuple(ARCHITECTURES)
+# A function may use at most 5 layers, applied in the order given.
+MAX_LAYERS = 5
+TRACING_MODES = ("Active", "PassThrough")
+DEFAULT_TRACING_MODE = "PassThrough"
+LOG_FORMATS = ("Text", "JSON")
+DEFAULT_LOG_FORMAT = "Text"
+APPLICATION_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+SYSTEM_LOG_LEVELS = ("DEBUG", "INFO", "WARN")
+# With LogFormat JSON and no level given, Lambda applies INFO to both.
+DEFAULT_LOG_LEVEL = "INFO"
+EPHEMERAL_STORAGE_RANGE = (512, 10240)
+DEFAULT_EPHEMERAL_STORAGE = 512
+# 0 stops every invocation; the upper bound is the account's unreserved share, which only Lambda knows.
+MIN_RESERVED_CONCURRENCY = 0
+
+# arn:<partition>:lambda:<region>:<account>:layer:<name>:<version>
+LAYER_VERSION_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9_-]{1,140}):(\d+)$")
+KMS_KEY_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):kms:([a-z0-9-]+):(\d{12}):key/[a-zA-Z0-9-]+$")
+
+# The settings as the module's options, their defaults, and the words used in messages.
+DEFAULTS = {
+    "architecture": DEFAULT_ARCHITECTURE,
+    "layers": [],
+    "tracing_mode": DEFAULT_TRACING_MODE,
+    "log_format": DEFAULT_LOG_FORMAT,
+    "application_log_level": None,
+    "system_log_level": None,
+    "log_group": None,
+    "reserved_concurrency": None,
+    "ephemeral_storage": DEFAULT_EPHEMERAL_STORAGE,
+    "kms_key_arn": None,
+}
+
+
+def _choice(option, value, choices):
+    if value in choices:
+        return None
+    return "%s: must be one of %s (got %r)" % (option, ", ".join(choices), value)
+
+
+def layer_problems(option, layers, region=None, partition=None):
+    """Problems with a list of layer version ARNs for a function in *region* / *partition* (None: not checked)."""
+    problems = []
+    if not isinstance(layers, list):
+        return ["%s: must be a list of layer version ARNs (got %r)" % (option, layers)]
+    if len(layers) > MAX_LAYERS:
+        problems.append("%s: at most %d layers (got %d)" % (option, MAX_LAYERS, len(layers)))
+    if len(set(layers)) != len(layers):
+        problems.append("%s: a layer is listed twice (got %r)" % (option, layers))
+    for index, arn in enumerate(layers):
+        match = LAYER_VERSION_ARN.match(arn) if isinstance(arn, str) else None
+        where = "%s[%d]" % (option, index)
+        if not match:
+            problems.append("%s: must be a layer version ARN, arn:aws:lambda:<region>:<account>:layer:<name>:<version>"
+                            " (got %r)" % (where, arn))
+            continue
+        # Lambda only attaches a layer of the function's own region (and so partition).
+        if region and match.group(2) != region:
+            problems.append("%s: the layer is in region %s, the function in %s; a layer must be in the function's "
+                            "region (got %r)" % (where, match.group(2), region, arn))
+        elif partition and match.group(1) != partition:
+            problems.append("%s: the layer is in partition %s, the function in %s (got %r)"
+                            % (where, match.group(1), partition, arn))
+    return problems
+
+
+def problems(settings, region=None, partition=None, names=None):
+    """Every problem with *settings* (the option names of DEFAULTS), each starting with the option at fault.
+
+    names maps an option to the word to use in its messages (a role variable or a pipeline field)."""
+    names = names or {}
+
+    def name(option):
+        return names.get(option, option)
+
+    found = []
+    for option, choices in (("architecture", ARCHITECTURE_CHOICES), ("tracing_mode", TRACING_MODES),
+                            ("log_format", LOG_FORMATS)):
+        problem = _choice(name(option), settings.get(option), choices)
+        if problem:
+            found.append(problem)
+    found.extend(layer_problems(name("layers"), settings.get("layers") or [], region, partition))
+    json_format = settings.get("log_format") == "JSON"
+    for option, choices in (("application_log_level", APPLICATION_LOG_LEVELS),
+                            ("system_log_level", SYSTEM_LOG_LEVELS)):
+        value = settings.get(option)
+        if value is None:
+            continue
+        if not json_format:
+            # Lambda refuses a log level with LogFormat Text (InvalidParameterValueException).
+            found.append("%s: a log level needs %s JSON (got %r with %r)"
+                         % (name(option), name("log_format"), value, settings.get("log_format")))
+        else:
+            problem = _choice(name(option), value, choices)
+            if problem:
+                found.append(problem)
+    group = settings.get("log_group")
+    if group is not None and not re.match(r"^[\.\-_/#A-Za-z0-9]{1,512}$", str(group)):
+        found.append("%s: must be a CloudWatch Logs group name (got %r)" % (name("log_group"), group))
+    concurrency = settings.get("reserved_concurrency")
+    if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                    or concurrency < MIN_RESERVED_CONCURRENCY):
+        found.append("%s: must be a whole number >= %d, or null for no reservation (got %r)"
+                     % (name("reserved_concurrency"), MIN_RESERVED_CONCURRENCY, concurrency))
+    storage = settings.get("ephemeral_storage")
+    low, high = EPHEMERAL_STORAGE_RANGE
+    if isinstance(storage, bool) or not isinstance(storage, int) or not low <= storage <= high:
+        found.append("%s: must be %d-%d MB (got %r)" % (name("ephemeral_storage"), low, high, storage))
+    key = settings.get("kms_key_arn")
+    if key:
+        match = KMS_KEY_ARN.match(key) if isinstance(key, str) else None
+        if not match:
+            found.append("%s: must be a KMS key ARN, arn:aws:kms:<region>:<account>:key/<id>, or empty for Lambda's "
+                         "default key (got %r)" % (name("kms_key_arn"), key))
+        elif partition and match.group(1) != partition:
+            found.append("%s: the key is in partition %s, the function in %s (got %r)"
+                         % (name("kms_key_arn"), match.group(1), partition, key))
+    return found
+
+
+# --- plan: what the function should carry, what it carries, and how to get there ----------------------------
+
+def desired(settings, function_name):
+    """The settings as comparable values (the keys of current())."""
+    log_format = settings.get("log_format") or DEFAULT_LOG_FORMAT
+    logging = {"log_format": log_format,
+               "log_group": settings.get("log_group") or "/aws/lambda/" + function_name}
+    if log_format == "JSON":
+        logging["application_log_level"] = settings.get("application_log_level") or DEFAULT_LOG_LEVEL
+        logging["system_log_level"] = settings.get("system_log_level") or DEFAULT_LOG_LEVEL
+    return {
+        "architecture": settings.get("architecture") or DEFAULT_ARCHITECTURE,
+        "layers": list(settings.get("layers") or []),
+        "tracing_mode": settings.get("tracing_mode") or DEFAULT_TRACING_MODE,
+        "logging_config": logging,
+        "ephemeral_storage": settings.get("ephemeral_storage") or DEFAULT_EPHEMERAL_STORAGE,
+        "kms_key_arn": settings.get("kms_key_arn") or None,
+        "reserved_concurrency": settings.get("reserved_concurrency"),
+    }
+
+
+def current(conf, concurrency, function_name):
+    """The settings of GetFunction's Configuration and Concurrency, as desired() spells them."""
+    logging_conf = conf.get("LoggingConfig") or {}
+    logging = {"log_format": logging_conf.get("LogFormat") or DEFAULT_LOG_FORMAT,
+               "log_group": logging_conf.get("LogGroup") or "/aws/lambda/" + function_name}
+    if logging["log_format"] == "JSON":
+        logging["application_log_level"] = logging_conf.get("ApplicationLogLevel") or DEFAULT_LOG_LEVEL
+        logging["system_log_level"] = logging_conf.get("SystemLogLevel") or DEFAULT_LOG_LEVEL
+    return {
+        "architecture": (conf.get("Architectures") or [DEFAULT_ARCHITECTURE])[0],
+        "layers": [layer["Arn"] for layer in conf.get("Layers") or []],
+        "tracing_mode": (conf.get("TracingConfig") or {}).get("Mode") or DEFAULT_TRACING_MODE,
+        "logging_config": logging,
+        "ephemeral_storage": (conf.get("EphemeralStorage") or {}).get("Size") or DEFAULT_EPHEMERAL_STORAGE,
+        "kms_key_arn": conf.get("KMSKeyArn") or None,
+        "reserved_concurrency": (concurrency or {}).get("ReservedConcurrentExecutions"),
+    }
+
+
+def changed(before, after):
+    """The settings that differ, in a fixed order."""
+    return [key for key in after if before.get(key) != after[key]]
+
+
+def _logging_api(logging):
+    out = {"LogFormat": logging["log_format"], "LogGroup": logging["log_group"]}
+    if logging["log_format"] == "JSON":
+        out["ApplicationLogLevel"] = logging["application_log_level"]
+        out["SystemLogLevel"] = logging["system_log_level"]
+    return out
+
+
+# UpdateFunctionConfiguration / CreateFunction fields of each setting. Architecture goes with the code
+# (CreateFunction, UpdateFunctionCode: https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html)
+# and reserved concurrency has its own call (PutFunctionConcurrency / DeleteFunctionConcurrency).
+_CONFIG_API = {
+    "layers": lambda v: {"Layers": v},
+    "tracing_mode": lambda v: {"TracingConfig": {"Mode": v}},
+    "logging_config": lambda v: {"LoggingConfig": _logging_api(v)},
+    "ephemeral_storage": lambda v: {"EphemeralStorage": {"Size": v}},
+    # "" returns the environment to Lambda's default key.
+    "kms_key_arn": lambda v: {"KMSKeyArn": v or ""},
+}
+CONFIGURATION_SETTINGS = tuple(_CONFIG_API)
+
+
+def create_fields(wanted):
+    """CreateFunction's fields for the settings (all but reserved concurrency)."""
+    fields = {"Architectures": [wanted["architecture"]]}
+    for key, api in _CONFIG_API.items():
+        if key == "kms_key_arn" and not wanted[key]:
+            continue
+        if key == "layers" and not wanted[key]:
+            continue
+        fields.update(api(wanted[key]))
+    return fields
+
+
+def configuration_fields(wanted, keys):
+    """UpdateFunctionConfiguration's fields for the changed *keys*."""
+    fields = {}
+    for key in keys:
+        if key in _CONFIG_API:
+            fields.update(_CONFIG_API[key](wanted[key]))
+    return fields
+
+
+# --- alias: a name for a published version, what a trigger may target ---------------------------------------
+
+# Alias names: 1-128 letters, digits, '-' and '_', not only digits (that would read as a version).
+# https://docs.aws.amazon.com/lambda/latest/api/API_CreateAlias.html
+ALIAS_NAME = re.compile(r"^(?![0-9]+$)[a-zA-Z0-9_-]{1,128}$")
+VERSION = re.compile(r"^[0-9]+$")
+# What a published version freezes (PublishVersion copies $LATEST's code and configuration): $LATEST needs a new
+# version when one of these differs from the aliased version's.
+VERSIONED_FIELDS = ("CodeSha256", "Runtime", "Handler", "Role", "Description", "MemorySize", "Timeout",
+                    "Environment", "Layers", "Architectures", "TracingConfig", "LoggingConfig", "EphemeralStorage",
+                    "KMSKeyArn")
+
+
+def alias_problems(alias, version, names=None):
+    names = names or {}
+    found = []
+    if alias is not None and not (isinstance(alias, str) and ALIAS_NAME.match(alias)):
+        found.append("%s: must be an alias name, 1-128 letters, digits, '-' and '_', not only digits (got %r)"
+                     % (names.get("alias", "alias"), alias))
+    if version is not None:
+        if not VERSION.match(str(version)):
+            found.append("%s: must be a published version number (got %r)" % (names.get("alias_version",
+                                                                                           "alias_version"), version))
+        elif alias is None:
+            found.append("%s: needs %s (got %r without it)" % (names.get("alias_version", "alias_version"),
+                                                               names.get("alias", "alias"), version))
+    return found
+
+
+def needs_new_version(latest, published):
+    """Whether $LATEST differs from the published version's configuration in anything a version freezes."""
+    if published is None:
+        return True
+
+    def norm(conf, field):
+        value = conf.get(field)
+        if field == "Layers":
+            return [layer.get("Arn") for layer in value or []]
+        if field == "Environment":
+            return (value or {}).get("Variables") or {}
+        return value
+    return any(norm(latest, f) != norm(published, f) for f in VERSIONED_FIELDS)
