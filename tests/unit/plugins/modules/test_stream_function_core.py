@@ -347,7 +347,11 @@ def test_the_create_request_carries_the_zip_the_settings_and_no_published_versio
     assert request == {"FunctionName": "fn", "Code": {"ZipFile": ARCHIVE}, "PackageType": "Zip", "Publish": False,
                        "Environment": {"Variables": env}, "Tags": OWNER, "Runtime": "python3.12",
                        "Handler": "handler.lambda_handler", "Role": ROLE_ARN, "Description": "orders stream",
-                       "MemorySize": 256, "Timeout": 30}
+                       "MemorySize": 256, "Timeout": 30,
+                       # AWS's defaults, sent explicitly so the function is exactly what the options say.
+                       "Architectures": ["x86_64"], "EphemeralStorage": {"Size": 512},
+                       "LoggingConfig": {"LogFormat": "Text", "LogGroup": GROUP},
+                       "TracingConfig": {"Mode": "PassThrough"}}
     assert result["function_name"] == "fn" and result["environment_variables"] == env
     assert result["description"] == "orders stream"
     assert result["log_group_name"] == GROUP and result["package"] == package()
@@ -374,7 +378,9 @@ def test_the_update_requests_send_only_what_changed(clock):
     updates = [(op, kw) for op, kw in lam.calls if op.startswith("update_")]
     assert updates == [("update_function_configuration", {"FunctionName": "fn",
                                                           "Environment": {"Variables": {"MODE": "prod"}}}),
-                       ("update_function_code", {"FunctionName": "fn", "ZipFile": ARCHIVE, "Publish": False})]
+                       # UpdateFunctionCode is where Lambda takes the architecture, so new code carries it.
+                       ("update_function_code", {"FunctionName": "fn", "ZipFile": ARCHIVE, "Publish": False,
+                                                 "Architectures": ["x86_64"]})]
     assert result["diff"]["before"]["function"]["environment_variables"] == {"MODE": "dev"}
     after = result["diff"]["after"]["function"]
     assert after["environment_variables"] == {"MODE": "prod"} and after["code_sha256"] == "new-sha"
