@@ -166,16 +166,17 @@ def test_unknown_role_and_role_with_another_path_allow_nothing(iam) -> None:
 
 def test_the_collections_execution_role_policy_passes(iam) -> None:
     """roles/execution_role/templates/policy.json.j2, rendered as the role renders it, allows what Lambda does."""
-    import jinja2
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
 
     from sandbox import iam_eval
 
-    env = jinja2.Environment()
-    env.filters["to_json"] = json.dumps
-    template = env.from_string((ROOT / "roles/execution_role/templates/policy.json.j2").read_text())
     stream = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders/stream/2026-01-01T00:00:00.000"
-    rendered = template.render(execution_role_stream_arn=stream, execution_role_function_name="orders-fn",
-                               execution_role_on_failure_destination="")
+    # Ansible's own templating (its filters: to_json, bool, ...), as the role's template lookup renders it.
+    templar = Templar(loader=DataLoader(), variables={
+        "execution_role_stream_arn": stream, "execution_role_function_name": "orders-fn",
+        "execution_role_on_failure_destination": "", "execution_role_tracing": False})
+    rendered = templar.template(trust_as_template((ROOT / "roles/execution_role/templates/policy.json.j2").read_text()))
     arn = role(iam, "exec", rendered)
     assert iam_eval.missing_stream_permissions(ACCOUNT, arn, stream) == []
     log_stream = (f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-fn:log-stream:"
