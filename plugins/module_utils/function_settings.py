@@ -251,8 +251,8 @@ def alias_problems(alias, version, names=None):
                      % (names.get("alias", "alias"), alias))
     if version is not None:
         if not VERSION.match(str(version)):
-            found.append("%s: must be a published version number (got %r)" % (names.get("alias_version",
-                                                                                           "alias_version"), version))
+            found.append("%s: must be a published version number (got %r)"
+                         % (names.get("alias_version", "alias_version"), version))
         elif alias is None:
             found.append("%s: needs %s (got %r without it)" % (names.get("alias_version", "alias_version"),
                                                                names.get("alias", "alias"), version))

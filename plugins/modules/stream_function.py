@@ -972,7 +972,8 @@ ARGUMENT_SPEC = dict(
     )),
     reserved_concurrency=dict(type="int"),
     ephemeral_storage=dict(type="int", default=function_settings.DEFAULT_EPHEMERAL_STORAGE),
-    kms_key_arn=dict(type="str"),
+    # The ARN of a key, not key material ('key' in the name makes validate-modules ask).
+    kms_key_arn=dict(type="str", no_log=False),
     requirements=dict(type="raw", default="auto"),
     requirements_cache_dir=dict(type="path"),
     alias=dict(type="str"),
