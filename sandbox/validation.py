@@ -123,6 +123,18 @@ def _compile(pattern: str) -> Callable[[str], bool] | None:
     return None
 
 
+def _length_checks(meta: dict[str, Any]) -> list[Callable[[Any], str | None]]:
+    """The model's min/max of a string's, a list's or a map's length, in AWS's words."""
+    checks: list[Callable[[Any], str | None]] = []
+    if "min" in meta:
+        checks.append(lambda v, n=meta["min"]: None if len(v) >= n else
+                      f"Member must have length greater than or equal to {n}")
+    if "max" in meta:
+        checks.append(lambda v, n=meta["max"]: None if len(v) <= n else
+                      f"Member must have length less than or equal to {n}")
+    return checks
+
+
 def _build(shape: Any, seen: dict[Any, _Node | None], key_of_map: bool = False) -> _Node | None:
     """A node for *shape*, or None when nothing in it is constrained (so its values are not walked at all)."""
     memo = (shape.name, key_of_map)
@@ -132,14 +144,7 @@ def _build(shape: Any, seen: dict[Any, _Node | None], key_of_map: bool = False) 
     meta = shape.metadata
     node = _Node(shape.type_name, bool(meta.get("sensitive")))
     if shape.type_name == "string":
-        if "min" in meta:
-            low = meta["min"]
-            node.checks.append(lambda v, n=low: None if len(v) >= n else
-                               f"Member must have length greater than or equal to {n}")
-        if "max" in meta:
-            high = meta["max"]
-            node.checks.append(lambda v, n=high: None if len(v) <= n else
-                               f"Member must have length less than or equal to {n}")
+        node.checks.extend(_length_checks(meta))
         if "pattern" in meta:
             pattern = meta["pattern"]
             match = _compile(pattern)
@@ -161,14 +166,7 @@ def _build(shape: Any, seen: dict[Any, _Node | None], key_of_map: bool = False) 
             node.checks.append(lambda v, n=high: None if v <= n else
                                f"Member must have value less than or equal to {n}")
     elif shape.type_name in ("list", "map"):
-        if "min" in meta:
-            low = meta["min"]
-            node.checks.append(lambda v, n=low: None if len(v) >= n else
-                               f"Member must have length greater than or equal to {n}")
-        if "max" in meta:
-            high = meta["max"]
-            node.checks.append(lambda v, n=high: None if len(v) <= n else
-                               f"Member must have length less than or equal to {n}")
+        node.checks.extend(_length_checks(meta))
         if shape.type_name == "list":
             node.element = _build(shape.member, seen)
         else:
