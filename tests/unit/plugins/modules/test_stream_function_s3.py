@@ -268,3 +268,50 @@ def test_validate_names_the_bucket_option_before_any_call():
     problems = sf.validate(params(s3_bucket="Bad_Bucket"))
     assert any(p.startswith("s3_bucket: ") for p in problems)
     assert sf.validate(params()) == []
+
+
+def test_every_copy_of_the_prefix_default_and_the_fields_is_bound_to_the_one_home():
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[4]
+
+    def load(path):
+        return yaml.safe_load((root / path).read_text())
+
+    assert sf.ARGUMENT_SPEC["s3_key_prefix"]["default"] == fs.DEFAULT_S3_KEY_PREFIX
+    assert "default" not in sf.ARGUMENT_SPEC["s3_bucket"]
+    defaults = load("roles/stream_function/defaults/main.yml")
+    options = load("roles/stream_function/meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert defaults["stream_function_s3_key_prefix"] == options["stream_function_s3_key_prefix"]["default"] == \
+        fs.DEFAULT_S3_KEY_PREFIX
+    assert defaults["stream_function_s3_bucket"] is None and "default" not in options["stream_function_s3_bucket"]
+    pipeline = load("roles/pipelines/defaults/main.yml")["pipelines_defaults"]
+    assert pipeline["function_s3_key_prefix"] == fs.DEFAULT_S3_KEY_PREFIX and pipeline["function_s3_bucket"] is None
+    spec = load("roles/pipelines/vars/main.yml")["__pipelines_entry_spec"]
+    assert spec["function_s3_bucket"] == spec["function_s3_key_prefix"] == {"type": "str"}
+    mapping = json.loads((root / "playbooks/vars/pipeline_roles.json").read_text())
+    for name in ("s3_bucket", "s3_key_prefix"):
+        variable = "stream_function_" + name
+        assert mapping[variable] == "{{ streamops_pipeline.function_%s }}" % name
+        assert mapping["__streamops_fields"][variable] == "function_" + name
+    role_vars = load("roles/stream_function/vars/main.yml")["__stream_function_option_variables"]
+    assert role_vars["s3_bucket"] == "stream_function_s3_bucket"
+    assert role_vars["s3_key_prefix"] == "stream_function_s3_key_prefix"
+
+
+def test_the_pipeline_filter_names_the_fields_and_checks_the_packages_size():
+    from ansible_collections.streamops.dynamodb_lambda.plugins.filter.pipeline_function_setting_errors import \
+        pipeline_function_setting_errors as errors
+
+    entry = {"function_s3_bucket": None, "function_s3_key_prefix": fs.DEFAULT_S3_KEY_PREFIX}
+    assert errors(entry) == [] and errors(entry, None, {"size": DIRECT_UPLOAD_LIMIT}) == []
+    over = errors(entry, None, {"size": DIRECT_UPLOAD_LIMIT + 1})
+    assert len(over) == 1 and over[0].startswith("function_s3_bucket: the package is 52428801 bytes"), over
+    assert errors(dict(entry, function_s3_bucket="code-bucket"), None, {"size": DIRECT_UPLOAD_LIMIT + 1}) == []
+    # A package check that failed (no size) is reported by its own message, not as a size.
+    assert errors(entry, None, {"msg": "handler: ..."}) == []
+    bad = errors(dict(entry, function_s3_bucket="Bad", function_s3_key_prefix="/x"))
+    assert [p.split(":")[0] for p in bad] == ["function_s3_bucket", "function_s3_key_prefix"], bad
