@@ -63,6 +63,20 @@ def _build(root: Path, src: Path, cache: Path, pip_cache: Path) -> dict[str, Any
     return out
 
 
+def pip_sources() -> str:
+    """Where pip takes packages from on this machine (its index and find-links settings), for the report: a cold
+    build's time is mostly that source's."""
+    try:
+        listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                                timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listed = ""
+    found = [line.split("=", 1)[1].strip().strip("'") for line in listed.splitlines()
+             if "=" in line and line.split("=", 1)[0].rsplit(".", 1)[-1] in ("index-url", "extra-index-url",
+                                                                             "find-links")]
+    return ", ".join(dict.fromkeys(found)) or "pip's default index (pypi.org)"
+
+
 def measure_once(root: Path) -> dict[str, Any]:
     """One cold build and one cached re-run in a fresh directory: {"cold": {...}, "cached": {...}} or an error."""
     with tempfile.TemporaryDirectory(prefix="streamops-bench-package-") as tmp:
@@ -83,7 +97,8 @@ def measure_once(root: Path) -> dict[str, Any]:
         problems.append("the cached re-run gave other bytes than the cold build")
     if not cold["dependencies"]:
         problems.append("no dependency was installed")
-    return {"ok": not problems, "error": "; ".join(problems), "cold": cold, "cached": cached}
+    return {"ok": not problems, "error": "; ".join(problems), "cold": cold, "cached": cached,
+            "sources": pip_sources()}
 
 
 def measure(root: Path, builds: list[dict[str, Any]], reps: int) -> None:
@@ -114,7 +129,8 @@ def summarise(builds: list[dict[str, Any]]) -> dict[str, Any]:
     out["ratio"] = cold / cached if cached > 0 else None
     out["saved"] = cold - cached
     first = good[0]["cold"]
-    out.update(size=first["size"], unzipped_size=first["unzipped_size"], dependencies=first["dependencies"])
+    out.update(size=first["size"], unzipped_size=first["unzipped_size"], dependencies=first["dependencies"],
+               sources=good[0].get("sources", "?"))
     return out
 
 
@@ -144,7 +160,8 @@ def section(builds: list[dict[str, Any]] | None, meta: dict[str, Any] | None = N
                   f"- the cache saves {s['saved']:.2f} s per build"
                   + (f" (cold is {s['ratio']:.1f}x the cached re-run)" if s["ratio"] else ""),
                   f"- package: {s['size']} bytes zipped, {s['unzipped_size']} unzipped, {s['dependencies']} "
-                  "distributions; the cached re-run gives the same bytes (same CodeSha256, so nothing is uploaded)"]
+                  "distributions; the cached re-run gives the same bytes (same CodeSha256, so nothing is uploaded)",
+                  f"- pip's sources for the cold build: {s['sources']}"]
     for failure in s["failures"]:
         lines.append(f"- failed run: {failure}")
     return lines

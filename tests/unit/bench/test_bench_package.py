@@ -18,7 +18,7 @@ from bench import package, report  # noqa: E402
 
 def run(cold, cached, cold_process=None, cached_process=None, **extra):
     base = {"size": 845268, "unzipped_size": 4000000, "sha256": "x", "dependencies": 2}
-    return {"ok": True, "error": "",
+    return {"ok": True, "error": "", "sources": "file:///mirror",
             "cold": dict(base, build=cold, process=cold_process or cold + 0.5, cached=False, **extra),
             "cached": dict(base, build=cached, process=cached_process or cached + 0.5, cached=True)}
 
@@ -54,6 +54,7 @@ def test_the_section_shows_the_medians_with_their_range():
     assert "| cached re-run | 0.38 (0.25-0.50) | 0.88 (0.75-1.00) |" in text
     assert "saves 7.12 s per build (cold is 20.0x the cached re-run)" in text
     assert "commit `abc`, today" in text
+    assert "- pip's sources for the cold build: file:///mirror" in text
     assert package.section([]) == [] and package.section(None) == []
 
 
