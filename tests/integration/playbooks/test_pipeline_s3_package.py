@@ -6,29 +6,22 @@ objects alone."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 SETUP = ROOT / "playbooks" / "setup.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 BUCKET = "pipeline-code"
 BIG = 51 * 1024 * 1024
-
-
-def ok(proc: Any) -> None:
-    failures = "\n".join(re.findall(r"^(?:fatal|failed): .*(?:\n {4}.*)*", proc.stdout, re.M))
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{failures}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-
-
-def recap(proc: Any) -> dict[str, dict[str, int]]:
-    counters = {}
-    for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
-        counters[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return counters
+# ok() and recap() of the function settings' playbook test, loaded by path (test files are not a package).
+_spec = importlib.util.spec_from_file_location("_playbook_checks", Path(__file__).with_name(
+    "test_pipeline_function_settings.py"))
+_checks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_checks)
+ok, recap = _checks.ok, _checks.recap
 
 
 def keys(aws) -> list[str]:
