@@ -728,7 +728,14 @@ def code_stage(module, s3, params, archive, package, ops, seen):
         if not found:
             ops.append("s3:PutObject")
             if not module.check_mode:
-                code_s3.upload(s3, bucket, key, archive, package["sha256"], params["owner_tag"])
+                try:
+                    code_s3.upload(s3, bucket, key, archive, package["sha256"], params["owner_tag"])
+                except is_boto3_error_code("NoSuchBucket"):
+                    raise FunctionError("s3_bucket: bucket %s does not exist (the module never creates it); create "
+                                        "it in the function's region first" % bucket)
+                except is_boto3_error_code("AccessDenied"):
+                    raise FunctionError("s3_bucket: access denied writing s3://%s/%s: the identity running the "
+                                        "module needs s3:PutObject and s3:PutObjectTagging on it" % (bucket, key))
         return code_s3.code_fields(bucket, key)
     return stage
 

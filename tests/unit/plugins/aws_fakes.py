@@ -639,7 +639,7 @@ class FakeIAM(FakeClient):
 class FakeS3(FakeClient):
     """S3 objects of buckets that exist (``buckets``: name -> {key: {"Body", "ChecksumSHA256", "Tags"}}).
 
-    HeadObject of a missing key answers the bare 404 botocore reports for a HEAD (no error body), with the
+    HeadObject of a missing key (or bucket) answers the bare 404 botocore reports for a HEAD (no error body), with the
     checksum only when the object was put with one and ChecksumMode is ENABLED; PutObject takes its tags as the
     URL-encoded Tagging string; ListObjectsV2 pages by ``page_size``; a missing bucket is NoSuchBucket.
     https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
@@ -660,7 +660,7 @@ class FakeS3(FakeClient):
 
     def head_object(self, **kwargs):
         kwargs = self._record("head_object", kwargs)
-        found = self._bucket(kwargs["Bucket"], "HeadObject").get(kwargs["Key"])
+        found = self.buckets.get(kwargs["Bucket"], {}).get(kwargs["Key"])
         if found is None:
             raise client_error("404", "Not Found", "HeadObject")
         answer = {"ContentLength": len(found["Body"])}

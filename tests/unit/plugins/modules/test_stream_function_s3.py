@@ -164,10 +164,20 @@ def test_a_refused_upload_changes_nothing_in_lambda(clock):
     lam, logs = LambdaReadingS3(s3), FakeLogs()
     lam.add_function("fn", tags=OWNER, CodeSha256="old-sha", Timeout=3)
 
-    with pytest.raises(ClientError, match="Access Denied"):
+    with pytest.raises(sf.FunctionError, match=r"^s3_bucket: access denied writing s3://code-bucket/"):
         present(lam, logs, s3, memory_size=256)
 
     assert lam.writes() == []
+
+
+def test_a_bucket_that_does_not_exist_is_an_error_naming_s3_bucket_and_nothing_is_created(clock):
+    s3 = FakeS3()
+    lam, logs = LambdaReadingS3(s3), FakeLogs()
+
+    with pytest.raises(sf.FunctionError, match=r"^s3_bucket: bucket code-bucket does not exist"):
+        present(lam, logs, s3)
+
+    assert lam.writes() == [] and lam.functions == {}
 
 
 def test_check_mode_reads_the_bucket_and_writes_nothing(clock):
