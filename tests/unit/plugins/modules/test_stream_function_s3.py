@@ -9,7 +9,6 @@ import base64
 import hashlib
 
 import pytest
-from botocore.exceptions import ClientError
 
 from aws_fakes import ROLE_ARN
 from aws_fakes import client_error
