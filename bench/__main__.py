@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--reps N] [--scale 1,10,50] [--only floor,peer,ours,scale,invoke] [--commit REV]
+"""python -m bench [--quick] [--reps N] [--scale 1,10,50] [--only floor,peer,ours,scale,invoke,package] [--commit REV]
 
 Starts its own sandbox on a free port, measures the floor (boto3), the peer (bench/peer/, a naive playbook) and
 ours (playbooks/setup.yml and teardown.yml) side by side in one run, and writes bench/RESULTS.md plus the raw
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from . import floor, invoke, report
+from . import floor, invoke, package, report
 from .runner import BENCH, OUTPUT, ROOT, Sample, measure, run_playbook
 from .sandbox_proc import REGION, SandboxProcess
 
@@ -57,6 +57,7 @@ class Bench:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.profiles: dict[str, list[dict[str, Any]]] = {}
         self.slow: dict[str, list[dict[str, Any]]] = {}
+        self.package_builds: list[dict[str, Any]] = []
 
     def keep(self, key: str, sample: Sample, profile: bool = False) -> Sample:
         self.samples[key].append(sample.as_dict())
@@ -213,7 +214,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", help="comma-separated pipeline counts for ours (default 1,10,50)")
     parser.add_argument("--scale-teardown", action="store_true",
                         help="also time teardown.yml at scale (slow; by default the sandbox is reset instead)")
-    parser.add_argument("--only", default="floor,peer,ours,scale,invoke", help="parts to run (default: all)")
+    parser.add_argument("--only", default="floor,peer,ours,scale,invoke,package", help="parts to run (default: all)")
     parser.add_argument("--invoke-reps", type=int, default=3,
                         help="cold starts measured by the invoke part (each followed by 5 warm calls)")
     parser.add_argument("--commit", default="HEAD",
@@ -266,8 +267,12 @@ def main(argv: list[str] | None = None) -> int:
             meta["load_after"] = os.getloadavg()
             meta["partial"] = partial
             summary = report.summarise(bench.samples)
-            args.out.write_text(report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow,
-                                              bench.calls), encoding="utf-8")
+            text = report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow, bench.calls,
+                                 bench.package_builds)
+            if args.only == {"package"} and args.out.exists():
+                # This part alone: only its section changes, the other sections stay as the last full run wrote them.
+                text = package.merge_section(args.out.read_text(encoding="utf-8"), text)
+            args.out.write_text(text, encoding="utf-8")
             (OUTPUT / "results.json").write_text(json.dumps(
                 {"meta": meta, "samples": bench.samples, "latency": bench.latency}, indent=1), encoding="utf-8")
             return summary
@@ -289,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
         if "invoke" in args.only:
             print("invoke latency (boto3 Invoke of the blueprint; PutItem -> log)", flush=True)
             invoke.measure(sb, bench.latency, args.invoke_reps)
+            write(partial=True)
+        if "package" in args.only:
+            print("package build (cold: empty caches; cached: same inputs again)", flush=True)
+            package.measure(root, bench.package_builds, args.reps)
             write(partial=True)
         summary = write(partial=False)
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "

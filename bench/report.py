@@ -7,6 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from . import package
+
 # Each row of the results table: key in the samples, label, and the floor / peer rows it is compared with.
 # The floor of an idempotent re-run is `floor check` (one read per resource); scale rows compare with the floor
 # doing the same number of pipelines.
@@ -233,7 +235,7 @@ def _load(values: Any) -> str:
 
 def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, list[float]],
            profiles: dict[str, list[dict[str, Any]]], slow: dict[str, list[dict[str, Any]]],
-           calls: dict[str, dict[str, int]]) -> str:
+           calls: dict[str, dict[str, int]], package_builds: list[dict[str, Any]] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -325,4 +327,6 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
                     lines.append(f"| {t['role']} | {t['task']} | {t['action']} | {t['hosts']} | {t['mean']:.2f} | "
                                  f"{t['sum']:.2f} |")
             lines.append("")
+    if package_builds:
+        lines += ["", *package.section(package_builds, meta)]
     return "\n".join(lines).rstrip() + "\n"

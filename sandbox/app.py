@@ -61,14 +61,14 @@ _LAMBDA_ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 # Operations that only read; everything else counts as a write in /_sandbox/stats.
-_READ_PREFIXES = ("Describe", "Get", "List", "Query", "Scan", "BatchGet", "Filter", "Invoke", "Receive")
+_READ_PREFIXES = ("Describe", "Get", "List", "Query", "Scan", "BatchGet", "Filter", "Invoke", "Receive", "Head")
 
 
 @dataclass
 class AwsRequest:
     """One AWS API call as the sandbox sees it."""
 
-    service: str  # signing name: dynamodb, streams.dynamodb (dynamodb streams), lambda, iam, logs, sqs, sns, sts
+    service: str  # signing name: dynamodb, streams.dynamodb (dynamodb streams), lambda, iam, logs, sqs, sns, sts, s3
     operation: str  # e.g. PutItem, CreateEventSourceMapping; "" when unknown
     region: str
     access_key: str
@@ -347,6 +347,10 @@ class SandboxApp:
                 routed = lambda_operation(method, path)
                 if routed is not None:
                     operation, params = routed
+        elif service == "s3":
+            from .validation import s3_operation
+
+            operation = s3_operation(method, path, query, headers) or ""
         else:
             form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace"))) if body else {}
             operation = form.get("Action") or query.get("Action", "")

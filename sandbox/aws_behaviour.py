@@ -15,6 +15,15 @@ DynamoDB controller's findings):
 Lambda: CreateFunction answers State Pending and UpdateFunctionConfiguration/UpdateFunctionCode answer
 LastUpdateStatus InProgress (moto: Active / Successful at once), so callers must wait as they must on AWS; the
 next Get already reports Active / Successful, as moto does.
+
+Lambda code (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html: 50 MB zipped for a direct
+upload, larger from S3):
+- CreateFunction / UpdateFunctionCode requests over 69905067 bytes (a 50 MB zip, base64-encoded) are refused with
+  413 RequestEntityTooLargeException "Request must be smaller than 69905067 bytes for the <operation> operation"
+  (moto takes any size);
+- code from S3 (S3Bucket + S3Key) whose bucket or key does not exist is an InvalidParameterValueException "Error
+  occurred while GetObject. S3 Error Code: NoSuchKey. ..." (moto creates the function with empty code for a missing
+  key, and UpdateFunctionCode answers 500 for a missing bucket).
 """
 
 from __future__ import annotations
@@ -31,6 +40,9 @@ from .app import AwsRequest, SandboxApp, aws_error, rewrite_json
 _TABLE_ID_NAMESPACE = uuid.UUID("6f1c5e0e-5d1e-4c55-9a53-5a4e0c1f2b7d")
 STREAM_VIEW_TYPES = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
 _LOCK = threading.Lock()
+# The most a CreateFunction / UpdateFunctionCode request may carry: 50 MB of zip in base64 (4/3), rounded up.
+CODE_REQUEST_LIMIT = 69905067
+_S3_MISSING = {"NoSuchBucket": "The specified bucket does not exist", "NoSuchKey": "The specified key does not exist."}
 # (account, region, table) -> stream label moto held before a re-enable, restored if moto then refuses the call.
 _STASHED_LABELS: dict[tuple[str, str, str], str] = {}
 
@@ -122,8 +134,38 @@ def _lambda_transient_state(field: str, value: str, extra: dict[str, str]):
     return hook
 
 
+def _lambda_code(req: AwsRequest) -> Response | None:
+    if len(req.body) > CODE_REQUEST_LIMIT:
+        return aws_error(req, "RequestEntityTooLargeException",
+                         f"Request must be smaller than {CODE_REQUEST_LIMIT} bytes for the {req.operation} operation",
+                         413)
+    # base64 has no quotes: the quoted name is only ever the JSON member, so zip uploads are not parsed here.
+    if b'"S3Key"' not in req.body:
+        return None
+    try:
+        body = req.json()
+    except ValueError:
+        return None
+    code = body.get("Code") if req.operation == "CreateFunction" else body
+    if not isinstance(code, dict) or not code.get("S3Bucket") or not code.get("S3Key"):
+        return None
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[req.account_id]["aws"]
+    missing = None
+    if code["S3Bucket"] not in backend.buckets:
+        missing = "NoSuchBucket"
+    elif backend.get_object(code["S3Bucket"], code["S3Key"], code.get("S3ObjectVersion")) is None:
+        missing = "NoSuchKey"
+    if missing is None:
+        return None
+    return aws_error(req, "InvalidParameterValueException",
+                     f"Error occurred while GetObject. S3 Error Code: {missing}. S3 Error Message: {_S3_MISSING[missing]}")
+
 
 def install(app: SandboxApp) -> None:
+    for operation in ("CreateFunction", "UpdateFunctionCode"):
+        app.override("lambda", operation, _lambda_code)
     app.override("dynamodb", "UpdateTable", _update_table_streams)
     app.after("dynamodb", "UpdateTable", _after_update_table)
     for operation in ("DescribeTable", "CreateTable", "DeleteTable"):

@@ -12,7 +12,10 @@ Checked setting by setting against moto 5.2.5 (Create, Update, Get, a published 
 - PublishVersion: moto copies $LATEST shallowly, so a later in-place change of $LATEST's code or configuration
   dicts would show in the version; the version gets its own copies (a version is immutable).
 - ListLayerVersions: LayerName may be the layer's ARN (API_ListLayerVersions.html); moto only knows the bare name.
-Layers (Arn + CodeSize), reserved concurrency and aliases already match (tests keep them so).
+- GetFunction's Concurrency: moto leaves it out when the reservation is 0 (it tests the value, not its
+  presence); AWS answers {"ReservedConcurrentExecutions": 0} then, and leaves Concurrency out only when nothing
+  was ever reserved or the reservation was deleted (API_GetFunction.html, API_Concurrency.html).
+Layers (Arn + CodeSize), the other reservations and aliases already match (tests keep them so).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def _patch() -> None:
 
     original_init = LambdaFunction.__init__
     original_get = LambdaFunction.get_configuration
+    original_get_code = LambdaFunction.get_code
     original_update = LambdaFunction.update_configuration
     original_publish = LambdaStorage.publish_version
     original_update_code = LambdaFunction.update_function_code
@@ -86,6 +90,13 @@ def _patch() -> None:
         if config.get("KMSKeyArn") is None:
             config.pop("KMSKeyArn", None)  # AWS leaves it out when the default key encrypts the environment
         return config
+
+    def get_code(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        resp = original_get_code(self, *args, **kwargs)
+        reserved = getattr(self, "reserved_concurrency", None)
+        if reserved is not None and reserved != "":
+            resp["Concurrency"] = {"ReservedConcurrentExecutions": int(reserved)}
+        return resp
 
     def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
         if "TracingConfig" in config_updates:
@@ -117,6 +128,7 @@ def _patch() -> None:
 
     LambdaFunction.__init__ = init  # type: ignore[method-assign]
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.get_code = get_code  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
     LambdaFunction.update_function_code = update_function_code  # type: ignore[method-assign]
     LambdaStorage.publish_version = publish_version  # type: ignore[method-assign]

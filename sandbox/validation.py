@@ -34,6 +34,9 @@ except ImportError:  # pragma: no cover - without it those few patterns go unche
 # signing name -> botocore service name
 SERVICES = {"dynamodb": "dynamodb", "streams.dynamodb": "dynamodbstreams", "lambda": "lambda", "iam": "iam",
             "logs": "logs", "sqs": "sqs", "sns": "sns"}
+# Models used only to name calls (S3's REST-XML requests are not validated: their members live in headers, query
+# and XML bodies, which the validators here do not read).
+ROUTED_ONLY = {"s3": "s3"}
 
 # The error each service answers a constraint violation with (its model's or its documented error).
 ERROR_CODES = {"iam": "ValidationError", "sns": "ValidationError", "logs": "InvalidParameterException",
@@ -50,10 +53,11 @@ _LOCK = threading.Lock()
 _MODELS: dict[str, Any] = {}
 _VALIDATORS: dict[tuple[str, str], "tuple[_Node | None, Any]"] = {}
 _LAMBDA_ROUTER: list[tuple[str, re.Pattern[str], str]] | None = None
+_S3_ROUTER: list[tuple[str, re.Pattern[str], dict[str, str | None], tuple[str, ...], str]] | None = None
 
 
 def _model(service: str) -> Any:
-    name = SERVICES[service]
+    name = SERVICES.get(service) or ROUTED_ONLY[service]
     model = _MODELS.get(name)
     if model is None:
         import botocore.session
@@ -65,7 +69,14 @@ def _model(service: str) -> Any:
     return model
 
 
-# --- Lambda routes from the model -----------------------------------------------------------------------------
+# --- REST routes from the model -------------------------------------------------------------------------------
+def _uri_pattern(uri: str) -> re.Pattern[str]:
+    """A model's request URI (without its query) as a regex: {Label} one segment, {Label+} the rest."""
+    pattern = re.sub(r"\\\{(\w+)(\\\+)?\\\}",
+                     lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", re.escape(uri))
+    return re.compile(f"^{pattern}/?$")
+
+
 def lambda_operation(method: str, path: str) -> tuple[str, dict[str, str]] | None:
     """The Lambda operation a REST call names, with its URI labels, from the model's request URIs."""
     global _LAMBDA_ROUTER
@@ -75,9 +86,7 @@ def lambda_operation(method: str, path: str) -> tuple[str, dict[str, str]] | Non
         for name in model.operation_names:
             http = model.operation_model(name).http
             uri = http["requestUri"].split("?", 1)[0]
-            pattern = re.sub(r"\\\{(\w+)(\\\+)?\\\}",
-                             lambda m: f"(?P<{m.group(1)}>{'.+' if m.group(2) else '[^/]+'})", re.escape(uri))
-            routes.append((http["method"], re.compile(f"^{pattern}/?$"), name))
+            routes.append((http["method"], _uri_pattern(uri), name))
         # Literal segments before labels: /functions/{F}/versions must win over a greedy label elsewhere.
         routes.sort(key=lambda r: -len(r[1].pattern.replace("[^/]+", "").replace(".+", "")))
         _LAMBDA_ROUTER = routes
@@ -86,6 +95,43 @@ def lambda_operation(method: str, path: str) -> tuple[str, dict[str, str]] | Non
             found = pattern.match(path)
             if found:
                 return name, found.groupdict()
+    return None
+
+
+def s3_operation(method: str, path: str, query: dict[str, str], headers: dict[str, str]) -> str | None:
+    """The S3 operation a path-style REST call names, from the model: request URI and method, then the query keys
+    and headers the operation requires (PUT /{Bucket}/{Key+} is PutObject, with x-amz-copy-source CopyObject, with
+    ?partNumber&uploadId UploadPart); the most specific match wins."""
+    global _S3_ROUTER
+    if _S3_ROUTER is None:
+        routes = []
+        model = _model("s3")
+        for name in model.operation_names:
+            op = model.operation_model(name)
+            uri, _, literal = op.http["requestUri"].partition("?")
+            wanted: dict[str, str | None] = {}
+            for part in filter(None, literal.split("&")):
+                key, _, value = part.partition("=")
+                if key != "x-id":  # botocore names the operation there only for some; never required
+                    wanted[key] = value or None
+            needed_headers = []
+            shape = op.input_shape
+            for member in (shape.required_members if shape is not None else ()):
+                member_shape = shape.members[member]
+                where = member_shape.serialization.get("location")
+                if where == "querystring":
+                    wanted.setdefault(member_shape.serialization.get("name", member), None)
+                elif where == "header":
+                    needed_headers.append(member_shape.serialization.get("name", member).lower())
+            routes.append((op.http["method"], _uri_pattern(uri), wanted, tuple(needed_headers), name))
+        routes.sort(key=lambda r: -(len(r[2]) + len(r[3])))
+        _S3_ROUTER = routes
+    for route_method, pattern, wanted, needed_headers, name in _S3_ROUTER:
+        if route_method != method or not pattern.match(path):
+            continue
+        if all(key in query and (value is None or query[key] == value) for key, value in wanted.items()) and \
+                all(header in headers for header in needed_headers):
+            return name
     return None
 
 

@@ -16,8 +16,8 @@ description:
   - >-
     Checks C(function_architecture), C(function_layers), C(function_tracing), C(function_log_format),
     C(function_application_log_level), C(function_system_log_level), C(function_reserved_concurrency),
-    C(function_ephemeral_storage), C(function_kms_key_arn), C(function_alias) and C(function_alias_version) of
-    one entry (defaults filled in) with the rules of
+    C(function_ephemeral_storage), C(function_kms_key_arn), C(function_alias), C(function_alias_version),
+    C(function_s3_bucket) and C(function_s3_key_prefix) of one entry (defaults filled in) with the rules of
     the module C(streamops.dynamodb_lambda.stream_function), and returns one message per problem, each starting
     with the field (for example C(function_layers[0]: the layer is in region eu-west-1, ...)). An empty list means
     valid.
@@ -29,6 +29,11 @@ options:
   region:
     description: The functions' region, to check the layers' region; null or empty does not check it.
     type: str
+  package:
+    description:
+      - The result of M(streamops.dynamodb_lambda.lambda_package) for the entry's handler, to check that a package
+        over Lambda's direct-upload limit has C(function_s3_bucket); null or empty does not check it.
+    type: dict
 author:
   - streamops maintainers (@streamops)
 """
@@ -47,6 +52,7 @@ _value:
 """
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import needs_bucket_problem
 
 # function_settings' setting -> the pipeline field that holds it.
 FUNCTION_SETTING_FIELDS = {
@@ -62,10 +68,11 @@ FUNCTION_SETTING_FIELDS = {
 }
 
 
-def pipeline_function_setting_errors(entry, region=None):
+def pipeline_function_setting_errors(entry, region=None, package=None):
     """Problems with the function settings of one entry (defaults filled in), each starting with its field; with
     the same rules as the module stream_function (plugins/module_utils/function_settings.py). region is the
-    function's (None or empty: layers' regions are not checked)."""
+    function's (None or empty: layers' regions are not checked); package is lambda_package's result for the
+    entry's handler (None or empty: its size is not checked)."""
     settings = {}
     for setting, field in FUNCTION_SETTING_FIELDS.items():
         value = entry.get(field, function_settings.DEFAULTS[setting])
@@ -78,7 +85,22 @@ def pipeline_function_setting_errors(entry, region=None):
         settings[setting] = value
     return function_settings.problems(settings, region or None, None, FUNCTION_SETTING_FIELDS) + \
         function_settings.alias_problems(entry.get("function_alias"), entry.get("function_alias_version"),
-                                         {"alias": "function_alias", "alias_version": "function_alias_version"})
+                                         {"alias": "function_alias", "alias_version": "function_alias_version"}) + \
+        code_location_errors(entry, package)
+
+
+def code_location_errors(entry, package=None):
+    """function_s3_bucket / function_s3_key_prefix, and a package too big to go without the bucket."""
+    bucket = entry.get("function_s3_bucket") or None
+    found = function_settings.code_location_problems(
+        bucket, entry.get("function_s3_key_prefix", function_settings.DEFAULT_S3_KEY_PREFIX),
+        {"s3_bucket": "function_s3_bucket", "s3_key_prefix": "function_s3_key_prefix"})
+    size = (package or {}).get("size")
+    if bucket is None and isinstance(size, int):
+        problem = needs_bucket_problem(size, "function_s3_bucket")
+        if problem:
+            found.append(problem)
+    return found
 
 
 class FilterModule:

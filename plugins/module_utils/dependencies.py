@@ -254,7 +254,8 @@ def install(requirements, runtime, architecture=DEFAULT_ARCHITECTURE, cache_dir=
                            % (requirements, sys.executable))
     extra_pip_args = list(extra_pip_args)
     key = cache_key(data, runtime, architecture, extra_pip_args)
-    root = os.path.expanduser(cache_dir) if cache_dir else default_cache_dir()
+    # Absolute: pip runs in the requirements file's folder, where a relative target would land in the source.
+    root = os.path.abspath(os.path.expanduser(cache_dir) if cache_dir else default_cache_dir())
     entry = os.path.join(root, key)
     manifest = _read_manifest(entry)
     if manifest is not None:

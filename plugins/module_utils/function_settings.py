@@ -230,6 +230,34 @@ def configuration_fields(wanted, keys):
     return fields
 
 
+# --- code location: a bucket to upload the package to -------------------------------------------------------
+
+# A package over Lambda's direct-upload limit (dependencies.DIRECT_UPLOAD_LIMIT) must come from S3: an object in a
+# bucket of the function's region (API_FunctionCode.html, S3Bucket). General purpose bucket names: 3-63 lowercase
+# letters, digits, '.' and '-', starting and ending with a letter or digit, not shaped like an IP address
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+S3_BUCKET_NAME = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Object keys are at most 1024 bytes; the collection adds <function name>/<64 hex digits>.zip (at most 133).
+DEFAULT_S3_KEY_PREFIX = "streamops.dynamodb_lambda/"
+MAX_S3_KEY_PREFIX = 1024 - (64 + 1 + 64 + 4)
+
+
+def code_location_problems(bucket, prefix, names=None):
+    """Problems with the bucket (None: no bucket) and key prefix the package is uploaded with."""
+    names = names or {}
+    found = []
+    if bucket is not None and not (isinstance(bucket, str) and S3_BUCKET_NAME.match(bucket)):
+        found.append("%s: must be an S3 bucket name (3-63 lowercase letters, digits, '.' and '-', starting and "
+                     "ending with a letter or digit) (got %r)" % (names.get("s3_bucket", "s3_bucket"), bucket))
+    if prefix is not None:
+        if not isinstance(prefix, str):
+            found.append("%s: must be a string (got %r)" % (names.get("s3_key_prefix", "s3_key_prefix"), prefix))
+        elif len(prefix.encode("utf-8")) > MAX_S3_KEY_PREFIX or prefix.startswith("/"):
+            found.append("%s: must be at most %d bytes and not start with '/' (got %r)"
+                         % (names.get("s3_key_prefix", "s3_key_prefix"), MAX_S3_KEY_PREFIX, prefix))
+    return found
+
+
 # --- alias: a name for a published version, what a trigger may target ---------------------------------------
 
 # Alias names: 1-128 letters, digits, '-' and '_', not only digits (that would read as a version).

@@ -30,7 +30,8 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependen
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import UNZIPPED_LIMIT
 
 __all__ = ["DIRECT_UPLOAD_LIMIT", "PackageError", "UNZIPPED_LIMIT", "build", "build_archive",
-           "build_deployment_package", "code_sha256", "collect", "package", "write_if_changed"]
+           "build_deployment_package", "code_sha256", "collect", "needs_bucket_problem", "package",
+           "write_if_changed"]
 
 REQUIREMENTS_FILE = "requirements.txt"
 ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", "*.pyo")
@@ -250,6 +251,16 @@ def build_deployment_package(src, exclude=(), handler=None, runtime=None, archit
             "unzipped_size": code_size + deps_size, "needs_s3": len(data) > DIRECT_UPLOAD_LIMIT,
             "requirements": requirements_path, "dependencies": installed["distributions"],
             "cached": installed["cached"]}
+
+
+def needs_bucket_problem(size, option="s3_bucket"):
+    """The message for a package of size bytes that is over the direct-upload limit and has no bucket to go
+    through, starting with the option that fixes it; None when size is within the limit."""
+    if size <= DIRECT_UPLOAD_LIMIT:
+        return None
+    return ("%s: the package is %d bytes zipped, over Lambda's limit of %d bytes (50 MB) for a direct upload; a "
+            "larger package must be uploaded through S3: set %s to a bucket in the function's region"
+            % (option, size, DIRECT_UPLOAD_LIMIT, option))
 
 
 def build_archive(src, exclude=(), handler=None, runtime=None, **options):

@@ -198,6 +198,28 @@ options:
       - Point O(alias) at this published version instead (a rollback is this one option); it must exist. Null
         rolls forward.
     type: str
+  s3_bucket:
+    description:
+      - S3 bucket (in the function's region) to upload the package to; Lambda then reads the code from there
+        (C(S3Bucket) and C(S3Key)). Needed for a package over Lambda's 50 MB limit for a direct upload (a larger
+        package without it fails before any AWS write); given, the code always goes through S3, whatever its
+        size (as SAM's C(--s3-bucket) does), so a package that grows past the limit changes nothing else.
+      - The object key is content-addressed, O(s3_key_prefix)C(<name>/<sha256 hex>.zip), and the object carries
+        O(owner_tag). A package already in the bucket is not uploaded again (C(HeadObject) first), and a code that
+        Lambda already runs (same C(CodeSha256)) makes no S3 call at all.
+      - The module never creates or deletes the bucket. With O(state=absent), it deletes the objects under
+        O(s3_key_prefix)C(<name>/) that carry O(owner_tag), and leaves any other object alone.
+      - The identity running the module needs C(s3:PutObject), C(s3:PutObjectTagging) and C(s3:GetObject)
+        (C(HeadObject), and Lambda reads the object with the caller's rights) on
+        C(arn:aws:s3:::<bucket>/<prefix>*), and for O(state=absent) C(s3:ListBucket) on the bucket and
+        C(s3:GetObjectTagging) and C(s3:DeleteObject) on the objects. The execution role needs nothing.
+    type: str
+  s3_key_prefix:
+    description:
+      - Prefix of the object keys in O(s3_bucket) (at most 891 bytes, not starting with C(/)); V("") puts each
+        function's packages at the top of the bucket, under C(<name>/).
+    type: str
+    default: streamops.dynamodb_lambda/
   requirements_cache_dir:
     description:
       - Directory of the dependency cache. Defaults to C($XDG_CACHE_HOME/streamops.dynamodb_lambda/deps), or
@@ -211,6 +233,8 @@ notes:
     reserved concurrency and tags at once), C(DescribeLogGroups) and the log group's tags; only when
     O(reserved_concurrency=0) is wanted and C(GetFunction) reports no reservation, C(GetFunctionConcurrency) too.
   - With O(alias), a run reads C(GetAlias) and, unless the function changed, the aliased version's configuration.
+  - With O(s3_bucket), a run that uploads code also reads C(HeadObject) and, when the object is missing, writes
+    C(PutObject) before C(CreateFunction) or C(UpdateFunctionCode).
   - Reserved concurrency is set with its own call (C(PutFunctionConcurrency) or C(DeleteFunctionConcurrency)),
     after the function exists.
 extends_documentation_fragment:
@@ -401,12 +425,14 @@ log_group_tags:
   type: dict
   sample: {"streamops:managed-by": "streamops.dynamodb_lambda"}
 package:
-  description: The archive built from O(src) (C(path) is null unless O(package_path) is given).
+  description:
+    - The archive built from O(src) (C(path) is null unless O(package_path) is given).
+    - C(s3_bucket) and C(s3_key) name the object the code is uploaded to (null without O(s3_bucket)).
   returned: when state is present
   type: dict
   sample: {"path": "/home/me/.cache/streamops.dynamodb_lambda/fn.zip", "sha256": "3Jz4...", "size": 2211,
            "files": ["handler.py"], "unzipped_size": 5120, "requirements": null, "dependencies": [],
-           "cached": false}
+           "cached": false, "s3_bucket": null, "s3_key": null}
 operations:
   description: The AWS write operations this run made (in check mode, would make), in order.
   returned: always
@@ -414,8 +440,8 @@ operations:
   elements: str
   sample: ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "lambda:CreateFunction"]
 deleted:
-  description: What O(state=absent) deleted (or would delete in check mode), as C(function <name>) and
-    C(log group <name>).
+  description: What O(state=absent) deleted (or would delete in check mode), as C(function <name>),
+    C(log group <name>) and C(s3 object s3://<bucket>/<key>).
   returned: when state is absent
   type: list
   elements: str
@@ -428,6 +454,7 @@ not_owned:
   sample: ["log group /aws/lambda/Lambda_demo_DynamoDB_stream (no tag streamops:managed-by=streamops.dynamodb_lambda)"]
 """
 
+import os
 import re
 
 try:
@@ -442,10 +469,11 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import code_s3
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import DIRECT_UPLOAD_LIMIT
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_deployment_package
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import needs_bucket_problem
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import write_if_changed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
@@ -515,6 +543,7 @@ def validate(params, region=None):
     owner = params["owner_tag"] or {}
     if len(owner) != 1 or not all(isinstance(v, str) and v for v in owner.values()) or not all(owner):
         problems.append("owner_tag: must be exactly one non-empty key: value (got %r)" % (owner,))
+    problems.extend(function_settings.code_location_problems(params.get("s3_bucket"), params.get("s3_key_prefix")))
     if params["state"] == "absent":
         return problems
     for option in ("src", "handler", "runtime", "role"):
@@ -678,13 +707,50 @@ def checked_ready(lam, name, timeout):
     return conf
 
 
+def check_code(conf, sha, code):
+    """Lambda reports the CodeSha256 of the object it read: another one than the package's means the object was
+    replaced between the upload (or HeadObject) and Lambda's read."""
+    if "S3Key" in code and conf.get("CodeSha256") != sha:
+        raise FunctionError("s3_bucket: Lambda read code with CodeSha256 %s from s3://%s/%s, not the package's %s "
+                            "(was the object replaced?)" % (conf.get("CodeSha256"), code["S3Bucket"], code["S3Key"],
+                                                            sha))
+
+
+def code_stage(module, s3, params, archive, package, ops, seen):
+    """The stage() of ensure_function: with s3_bucket, the package's object (uploaded unless the bucket has it,
+    HeadObject first), else the archive itself. Records the object in seen (for the diff)."""
+    def stage():
+        if s3 is None:
+            return {"ZipFile": archive}
+        bucket, key = package["s3_bucket"], package["s3_key"]
+        found = code_s3.find_object(s3, bucket, key, package["sha256"], package["size"])
+        seen.update(before={"bucket": bucket, "key": key} if found else {}, after={"bucket": bucket, "key": key})
+        if not found:
+            ops.append("s3:PutObject")
+            if not module.check_mode:
+                try:
+                    code_s3.upload(s3, bucket, key, archive, package["sha256"], params["owner_tag"])
+                except is_boto3_error_code("NoSuchBucket"):
+                    raise FunctionError("s3_bucket: bucket %s does not exist (the module never creates it); create "
+                                        "it in the function's region first" % bucket)
+                except is_boto3_error_code("AccessDenied"):
+                    raise FunctionError("s3_bucket: access denied writing s3://%s/%s: the identity running the "
+                                        "module needs s3:PutObject and s3:PutObjectTagging on it" % (bucket, key))
+        return code_s3.code_fields(bucket, key)
+    return stage
+
+
 def busy(conf):
     return conf.get("State") == "Pending" or conf.get("LastUpdateStatus") == "InProgress"
 
 
-def ensure_function(module, lam, params, archive, sha, ops):
-    """Create or converge the function; returns (before view or {}, after view, final configuration or None)."""
+def ensure_function(module, lam, params, archive, sha, ops, stage=None):
+    """Create or converge the function; returns (before view or {}, after view, final configuration or None).
+
+    stage() gives the code's fields for CreateFunction / UpdateFunctionCode (the archive itself by default; see
+    code_stage) and is called only when the code must go up, before any Lambda write."""
     name = params["name"]
+    stage = stage or (lambda: {"ZipFile": archive})
     env = environment(params)
     wanted_config = {"Runtime": params["runtime"], "Handler": params["handler"], "Role": params["role"],
                      "Description": params["description"] or "", "MemorySize": params["memory_size"],
@@ -714,14 +780,16 @@ def ensure_function(module, lam, params, archive, sha, ops):
         tags, _purge = desired_tags(params, None)
         after = function_view(dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha), tags,
                               wanted_settings)
+        code = stage()
         ops.append("lambda:CreateFunction")
         if module.check_mode:
             put_concurrency(wanted_settings["reserved_concurrency"], None)
             return {}, after, None
-        with_role_retry(lam.create_function, FunctionName=name, Code={"ZipFile": archive}, PackageType="Zip",
+        with_role_retry(lam.create_function, FunctionName=name, Code=code, PackageType="Zip",
                         Publish=False, Environment={"Variables": env}, Tags=tags,
                         **dict(wanted_config, **function_settings.create_fields(wanted_settings)))
         conf = checked_ready(lam, name, params["wait_timeout"])
+        check_code(conf, sha, code)
         put_concurrency(wanted_settings["reserved_concurrency"], None)
         return {}, after, conf
 
@@ -746,6 +814,8 @@ def ensure_function(module, lam, params, archive, sha, ops):
     to_set, to_unset, after_tags = apply_tags(current_tags, wanted_tags, purge)
     after = function_view(dict(conf, **dict(wanted_config, Environment={"Variables": env}, CodeSha256=sha)),
                           after_tags, wanted_settings)
+    # Uploaded (when it goes through S3) before any Lambda write, so a refused upload changes nothing.
+    code = stage() if code_changed else None
     if config_changes:
         ops.append("lambda:UpdateFunctionConfiguration")
     if code_changed:
@@ -766,9 +836,10 @@ def ensure_function(module, lam, params, archive, sha, ops):
     if code_changed:
         if busy(conf):
             conf = checked_ready(lam, name, params["wait_timeout"])
-        lam.update_function_code(aws_retry=True, FunctionName=name, ZipFile=archive, Publish=False,
-                                 Architectures=[wanted_settings["architecture"]])
+        lam.update_function_code(aws_retry=True, FunctionName=name, Publish=False,
+                                 Architectures=[wanted_settings["architecture"]], **code)
         conf = checked_ready(lam, name, params["wait_timeout"])
+        check_code(conf, sha, code)
     put_concurrency(wanted_settings["reserved_concurrency"], current_settings["reserved_concurrency"])
     if to_set:
         lam.tag_resource(aws_retry=True, Resource=arn, Tags=to_set)
@@ -823,7 +894,7 @@ def ensure_alias(module, lam, params, conf, ops):
     return before, {"name": alias, "version": target if target is not None else "(new version)"}, target
 
 
-def run_present(module, lam, logs, params, archive, package):
+def run_present(module, lam, logs, params, archive, package, s3=None):
     name = params["name"]
     group_name = (params.get("logging_config") or {}).get("log_group") or "/aws/lambda/" + name
     sha = package["sha256"]
@@ -834,7 +905,9 @@ def run_present(module, lam, logs, params, archive, package):
     # The log group first, so Lambda never creates it without retention and tags.
     group_before, group_after, group_arn_value = ensure_log_group(module, logs, params, group_name, arn_if_created,
                                                                   ops)
-    fn_before, fn_after, conf = ensure_function(module, lam, params, archive, sha, ops)
+    seen = {}
+    fn_before, fn_after, conf = ensure_function(module, lam, params, archive, sha, ops,
+                                                code_stage(module, s3, params, archive, package, ops, seen))
     alias_before = alias_after = alias_version = None
     if params.get("alias"):
         alias_before, alias_after, alias_version = ensure_alias(module, lam, params, conf, ops)
@@ -871,12 +944,15 @@ def run_present(module, lam, logs, params, archive, package):
         if params.get("alias"):
             result["diff"]["before"]["alias"] = alias_before
             result["diff"]["after"]["alias"] = alias_after
+        if seen:
+            result["diff"]["before"]["s3_object"] = seen["before"]
+            result["diff"]["after"]["s3_object"] = seen["after"]
     return result
 
 
 # --- absent ---------------------------------------------------------------------------------------------------
 
-def run_absent(module, lam, logs, params):
+def run_absent(module, lam, logs, params, s3=None):
     name = params["name"]
     group_name = "/aws/lambda/" + name
     [(owner_key, owner_value)] = params["owner_tag"].items()
@@ -929,6 +1005,21 @@ def run_absent(module, lam, logs, params):
             not_owned.append("log group %s (%s)" % (group_name, ownership))
             after["log_group"] = before["log_group"]
 
+    if s3 is not None:
+        # The packages this collection uploaded for the function (owner tag), never the bucket or other objects.
+        bucket = params["s3_bucket"]
+        prefix = code_s3.function_prefix(params["s3_key_prefix"], name)
+        owned, others = code_s3.owned_objects(s3, bucket, prefix, params["owner_tag"])
+        if owned or others:
+            before["s3_objects"] = sorted(owned + others)
+            after["s3_objects"] = sorted(others)
+        for key in owned:
+            if not module.check_mode:
+                code_s3.delete_object(s3, bucket, key)
+            ops.append("s3:DeleteObject")
+            deleted.append("s3 object s3://%s/%s" % (bucket, key))
+        not_owned.extend("s3 object s3://%s/%s (%s)" % (bucket, key, ownership) for key in others)
+
     result = {"changed": bool(ops), "operations": ops, "deleted": deleted, "not_owned": not_owned,
               "function_name": name, "function_arn": None, "log_group_name": group_name,
               "log_group_arn": arn if "log_group" in after else None}
@@ -976,6 +1067,9 @@ ARGUMENT_SPEC = dict(
     kms_key_arn=dict(type="str", no_log=False),
     requirements=dict(type="raw", default="auto"),
     requirements_cache_dir=dict(type="path"),
+    s3_bucket=dict(type="str"),
+    # A prefix of object keys, not key material ('key' in the name makes validate-modules ask).
+    s3_key_prefix=dict(type="str", default=function_settings.DEFAULT_S3_KEY_PREFIX, no_log=False),
     alias=dict(type="str"),
     alias_version=dict(type="str"),
 )
@@ -996,12 +1090,13 @@ def build_package(module):
         module.fail_json(msg=re.sub(r"^cache_dir:", "requirements_cache_dir:", str(exc)))
     except OSError as exc:
         module.fail_json(msg="src: cannot read %s: %s" % (params["src"], exc))
-    if built["needs_s3"]:
-        module.fail_json(msg="src: the package is %d bytes zipped, over Lambda's limit of %d bytes (50 MB) for a "
-                             "direct upload" % (built["size"], DIRECT_UPLOAD_LIMIT))
+    if built["needs_s3"] and not params["s3_bucket"]:
+        module.fail_json(msg=needs_bucket_problem(built["size"]))
     archive = built["data"]
     package = {"path": params["package_path"], "sha256": built["sha256"], "size": built["size"],
-               "files": built["files"]}
+               "files": built["files"], "s3_bucket": params["s3_bucket"],
+               "s3_key": code_s3.object_key(params["s3_key_prefix"], params["name"], built["sha256"])
+               if params["s3_bucket"] else None}
     for key in ("unzipped_size", "requirements", "dependencies", "cached"):
         package[key] = built[key]
     if params["package_path"]:
@@ -1011,6 +1106,15 @@ def build_package(module):
         except OSError as exc:
             module.fail_json(msg="package_path: cannot write %s: %s" % (params["package_path"], exc))
     return archive, package
+
+
+def s3_client(module):
+    """An S3 client; path-style addressing on another endpoint than AWS's (the sandbox, LocalStack, MinIO), where
+    <bucket>.<host> names no host."""
+    extra = {}
+    if module.params.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        extra["config"] = {"s3": {"addressing_style": "path"}}
+    return module.client("s3", retry_decorator=aws_retry(), **extra)
 
 
 def main():
@@ -1025,11 +1129,12 @@ def main():
         archive, package = build_package(module)
     lam = module.client("lambda", retry_decorator=aws_retry())
     logs = module.client("logs", retry_decorator=aws_retry())
+    s3 = s3_client(module) if params["s3_bucket"] else None
     try:
         if params["state"] == "present":
-            result = run_present(module, lam, logs, params, archive, package)
+            result = run_present(module, lam, logs, params, archive, package, s3)
         else:
-            result = run_absent(module, lam, logs, params)
+            result = run_absent(module, lam, logs, params, s3)
     except (FunctionError, WaitTimeout) as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:

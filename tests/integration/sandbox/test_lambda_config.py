@@ -169,6 +169,22 @@ def test_reserved_concurrency(aws, create):
     assert "Concurrency" not in lam.get_function(FunctionName="cfg")
 
 
+def test_reserved_concurrency_zero_is_answered_and_never_set_is_left_out(aws, create):
+    # GetFunction's Concurrency is absent until a reservation is put, and a reservation of 0 (which stops every
+    # invocation) is answered as 0, not left out as if there were none.
+    lam = aws("lambda")
+    create()
+    assert "Concurrency" not in lam.get_function(FunctionName="cfg")
+    lam.put_function_concurrency(FunctionName="cfg", ReservedConcurrentExecutions=0)
+    assert lam.get_function(FunctionName="cfg")["Concurrency"] == {"ReservedConcurrentExecutions": 0}
+    assert lam.get_function_concurrency(FunctionName="cfg")["ReservedConcurrentExecutions"] == 0
+    with pytest.raises(ClientError) as caught:
+        lam.invoke(FunctionName="cfg")
+    assert caught.value.response["Error"]["Code"] == "TooManyRequestsException"
+    lam.delete_function_concurrency(FunctionName="cfg")
+    assert "Concurrency" not in lam.get_function(FunctionName="cfg")
+
+
 def test_aliases(aws, create):
     lam = aws("lambda")
     create()

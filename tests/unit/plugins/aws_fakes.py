@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import json
+import urllib.parse
 from types import SimpleNamespace
 
 from botocore.exceptions import ClientError
@@ -633,3 +634,65 @@ class FakeIAM(FakeClient):
         if role["_inline"] or role["_attached"]:
             raise client_error("DeleteConflict", "Cannot delete entity, must delete policies first.", "DeleteRole")
         del self.roles[kwargs["RoleName"]]
+
+
+class FakeS3(FakeClient):
+    """S3 objects of buckets that exist (``buckets``: name -> {key: {"Body", "ChecksumSHA256", "Tags"}}).
+
+    HeadObject of a missing key (or bucket) answers the bare 404 botocore reports for a HEAD (no error body), with the
+    checksum only when the object was put with one and ChecksumMode is ENABLED; PutObject takes its tags as the
+    URL-encoded Tagging string; ListObjectsV2 pages by ``page_size``; a missing bucket is NoSuchBucket.
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html
+    """
+
+    def __init__(self, *buckets):
+        super().__init__()
+        self.buckets = {name: {} for name in buckets}
+        self.page_size = 1000
+
+    def _bucket(self, name, operation):
+        if name not in self.buckets:
+            raise client_error("NoSuchBucket", "The specified bucket does not exist", operation)
+        return self.buckets[name]
+
+    def head_object(self, **kwargs):
+        kwargs = self._record("head_object", kwargs)
+        found = self.buckets.get(kwargs["Bucket"], {}).get(kwargs["Key"])
+        if found is None:
+            raise client_error("404", "Not Found", "HeadObject")
+        answer = {"ContentLength": len(found["Body"])}
+        if kwargs.get("ChecksumMode") == "ENABLED" and found.get("ChecksumSHA256"):
+            answer["ChecksumSHA256"] = found["ChecksumSHA256"]
+        return answer
+
+    def put_object(self, **kwargs):
+        kwargs = self._record("put_object", kwargs)
+        tags = dict(urllib.parse.parse_qsl(kwargs.get("Tagging", "")))
+        self._bucket(kwargs["Bucket"], "PutObject")[kwargs["Key"]] = {
+            "Body": kwargs["Body"], "ChecksumSHA256": kwargs.get("ChecksumSHA256"), "Tags": tags}
+        return {}
+
+    def list_objects_v2(self, **kwargs):
+        kwargs = self._record("list_objects_v2", kwargs)
+        keys = sorted(k for k in self._bucket(kwargs["Bucket"], "ListObjectsV2") if k.startswith(kwargs["Prefix"]))
+        start = int(kwargs.get("ContinuationToken") or 0)
+        page = keys[start:start + self.page_size]
+        answer = {"Contents": [{"Key": k} for k in page]} if page else {}
+        if start + self.page_size < len(keys):
+            answer.update(IsTruncated=True, NextContinuationToken=str(start + self.page_size))
+        return answer
+
+    def get_object_tagging(self, **kwargs):
+        kwargs = self._record("get_object_tagging", kwargs)
+        found = self._bucket(kwargs["Bucket"], "GetObjectTagging").get(kwargs["Key"])
+        if found is None:
+            raise client_error("NoSuchKey", "The specified key does not exist.", "GetObjectTagging")
+        return {"TagSet": [{"Key": k, "Value": v} for k, v in sorted(found["Tags"].items())]}
+
+    def delete_object(self, **kwargs):
+        kwargs = self._record("delete_object", kwargs)
+        self._bucket(kwargs["Bucket"], "DeleteObject").pop(kwargs["Key"], None)
+        return {}

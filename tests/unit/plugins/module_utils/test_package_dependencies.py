@@ -165,3 +165,15 @@ def test_package_reports_dependencies_and_writes_nothing_in_check_mode(src, tmp_
     real = pkg.package(str(src), str(dest), handler="handler.lambda_handler", runtime="python3.12",
                        cache_dir=str(tmp_path / "cache"), extra_pip_args=local_index)
     assert real["cached"] is True and real["sha256"] == checked["sha256"] == pkg.code_sha256(dest.read_bytes())
+
+
+def test_a_relative_cache_dir_is_the_callers_not_the_sources(src, tmp_path, local_index, monkeypatch):
+    # pip runs in the requirements file's folder: a relative cache path must not send the install into src.
+    monkeypatch.chdir(tmp_path)
+    cold = build(src, "relative-cache", local_index)
+    assert cold["cached"] is False
+    assert cold["dependencies"] == [{"name": "dep", "version": "2.0"}, {"name": "tiny", "version": "1.0"}]
+    assert sorted(p.name for p in src.iterdir()) == ["handler.py", "requirements.txt"]
+    assert (tmp_path / "relative-cache").is_dir()
+    warm = build(src, "relative-cache", local_index)
+    assert warm["cached"] is True and warm["data"] == cold["data"]
