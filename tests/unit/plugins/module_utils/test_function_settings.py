@@ -288,3 +288,22 @@ def test_pipeline_filter_names_function_vpc():
     problems = pipeline_function_setting_errors({"function_vpc": vpc(subnets=["subnet-bad"])}, "us-east-1")
     assert [p.split(":", 1)[0] for p in problems] == ["function_vpc.subnet_ids[0]"], problems
     assert pipeline_function_setting_errors({"function_vpc": None}, "us-east-1") == []
+
+
+def test_the_vpc_setting_is_bound_through_role_pipeline_mapping_and_module():
+    assert load("roles/stream_function/defaults/main.yml")["stream_function_vpc"] is fs.DEFAULTS["vpc"]
+    assert load("roles/execution_role/defaults/main.yml")["execution_role_vpc"] is None
+    assert load("roles/pipelines/defaults/main.yml")["pipelines_defaults"]["function_vpc"] is fs.DEFAULTS["vpc"]
+    spec = load("roles/pipelines/vars/main.yml")["__pipelines_entry_spec"]["function_vpc"]
+    assert sorted(spec["options"]) == sorted(fs.NO_VPC)
+    for options in (role_options()["stream_function_vpc"]["options"], sf.ARGUMENT_SPEC["vpc_config"]["options"]):
+        assert {k: v.get("default") for k, v in options.items()} == fs.NO_VPC
+    assert "default" not in sf.ARGUMENT_SPEC["vpc_config"]
+    assert sf.ARGUMENT_SPEC["eni_wait_timeout"]["default"] == fs.DEFAULT_ENI_WAIT_TIMEOUT
+    assert role_options()["stream_function_eni_wait_timeout"]["default"] == fs.DEFAULT_ENI_WAIT_TIMEOUT
+    assert load("roles/stream_function/defaults/main.yml")["stream_function_eni_wait_timeout"] == \
+        fs.DEFAULT_ENI_WAIT_TIMEOUT
+    mapping = json.loads((ROOT / "playbooks/vars/pipeline_roles.json").read_text())
+    for variable in ("stream_function_vpc", "execution_role_vpc"):
+        assert mapping[variable] == "{{ streamops_pipeline.function_vpc }}", variable
+        assert mapping["__streamops_fields"][variable] == "function_vpc", variable
