@@ -207,8 +207,8 @@ def test_a_vpc_adds_the_network_interface_statements_and_leaving_it_keeps_only_t
     assert left["changed"] == 1, failures
     found = statements(inline_policy(iam))
     assert "CreateNetworkInterfacesInTheseSubnetsWithTheseGroups" not in found
-    assert found["ManageLambdasNetworkInterfacesInThisRegion"]["Action"] == ["ec2:DeleteNetworkInterface",
-                                                                            "ec2:UnassignPrivateIpAddresses"]
+    cleanup = found["ManageLambdasNetworkInterfacesInThisRegion"]["Action"]
+    assert cleanup == ["ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"]
 
     none, _facts, failures = play(run_playbook, BASE)
     assert none["changed"] == 1, failures

@@ -552,7 +552,9 @@ def test_absent_does_not_wait_for_a_function_it_did_not_delete(clock):
     lam, logs = FakeLambda(), FakeLogs()
     lam.add_function("fn", tags={"team": "x"}, VpcConfig={"SubnetIds": [SUBNET_A], "SecurityGroupIds": [SG]})
 
-    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"),
-                           ec2_client=lambda: (_ for _ in ()).throw(AssertionError("no wait")))
+    def no_ec2():
+        raise AssertionError("no wait expected")
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"), ec2_client=no_ec2)
 
     assert result["waited_for_enis"] is False and result["not_owned"]
