@@ -56,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     transitions.add_argument("--function-transition", type=float, default=0.0, metavar="S",
                              help="a function stays Pending after CreateFunction and InProgress after an update "
                                   "for S seconds; another update meanwhile gets ResourceConflictException")
+    transitions.add_argument("--eni-release-delay", type=float, default=0.0, metavar="S",
+                             help="Lambda deletes a VPC function's network interfaces S seconds after no function "
+                                  "uses them (AWS: up to 20 minutes)")
     # Who may drive the sandbox. It runs the code it is sent, so by default only this machine may, and only
     # under a loopback Host name (a web page cannot use DNS rebinding to reach it) and without CORS headers.
     guard = parser.add_argument_group("access (the sandbox runs the code it is sent)")
@@ -79,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                        "shard_rollover_records": args.shard_rollover_records,
                        "iam_evaluation": args.iam_evaluation})
         config.update({"table_transition": args.table_transition, "stream_transition": args.stream_transition,
-                       "function_transition": args.function_transition})
+                       "function_transition": args.function_transition,
+                       "eni_release_delay": args.eni_release_delay})
     except ValueError as exc:
         parser.error(str(exc))
 

@@ -26,6 +26,10 @@ class SandboxConfig:
     # Seconds a function stays Pending after CreateFunction and InProgress after an update (another update
     # meanwhile: ResourceConflictException).
     function_transition: float = 0.0
+    # Seconds Lambda keeps a VPC function's network interfaces after no function uses them any more (the function
+    # was deleted or left the VPC) before it deletes them with the execution role's permissions; AWS takes up to
+    # 20 minutes (sandbox/lambda_vpc.py).
+    eni_release_delay: float = 0.0
 
     # --- Lambda execution environments (sandbox/lambda_runtime.py) ---
     # Seconds an idle execution environment is kept warm before it is reaped (Lambda keeps them for an

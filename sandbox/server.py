@@ -58,6 +58,7 @@ EXTENSIONS = (
     "sandbox.aws_behaviour",
     "sandbox.logs_api",
     "sandbox.lambda_config",
+    "sandbox.lambda_vpc",
     "sandbox.lambda_runtime",
     "sandbox.event_source_mappings",
 )

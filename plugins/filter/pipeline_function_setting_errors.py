@@ -16,8 +16,9 @@ description:
   - >-
     Checks C(function_architecture), C(function_layers), C(function_tracing), C(function_log_format),
     C(function_application_log_level), C(function_system_log_level), C(function_reserved_concurrency),
-    C(function_ephemeral_storage), C(function_kms_key_arn), C(function_alias), C(function_alias_version),
-    C(function_s3_bucket) and C(function_s3_key_prefix) of one entry (defaults filled in) with the rules of
+    C(function_ephemeral_storage), C(function_kms_key_arn), C(function_vpc), C(function_alias),
+    C(function_alias_version), C(function_s3_bucket) and C(function_s3_key_prefix) of one entry (defaults filled in)
+    with the rules of
     the module C(streamops.dynamodb_lambda.stream_function), and returns one message per problem, each starting
     with the field (for example C(function_layers[0]: the layer is in region eu-west-1, ...)). An empty list means
     valid.
@@ -65,6 +66,7 @@ FUNCTION_SETTING_FIELDS = {
     "reserved_concurrency": "function_reserved_concurrency",
     "ephemeral_storage": "function_ephemeral_storage",
     "kms_key_arn": "function_kms_key_arn",
+    "vpc": "function_vpc",
 }
 
 

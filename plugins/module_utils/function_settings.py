@@ -4,8 +4,8 @@
 
 """A Lambda function's runtime settings beyond code and memory: the one home of their rules (no AWS calls).
 
-Architecture, layers, tracing, logging format and levels, reserved concurrency, ephemeral storage and the KMS key
-of the environment. The module stream_function validates with these, the pipelines role checks pipeline fields
+Architecture, layers, tracing, logging format and levels, reserved concurrency, ephemeral storage, the KMS key
+of the environment and the VPC (subnets and security groups). The module stream_function validates with these, the pipelines role checks pipeline fields
 with them (through the filter plugins), and a unit test binds the roles' argument specs to them.
 
 Rules and defaults (what AWS applies when a setting is not given, so a function deployed without them is unchanged):
@@ -40,6 +40,15 @@ MIN_RESERVED_CONCURRENCY = 0
 # arn:<partition>:lambda:<region>:<account>:layer:<name>:<version>
 LAYER_VERSION_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):lambda:([a-z0-9-]+):(\d{12}):layer:([a-zA-Z0-9_-]{1,140}):(\d+)$")
 KMS_KEY_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):kms:([a-z0-9-]+):(\d{12}):key/[a-zA-Z0-9-]+$")
+# VpcConfig: at most 16 subnets and 5 security groups, IDs of 8 or 17 characters after the prefix
+# (https://docs.aws.amazon.com/lambda/latest/api/API_VpcConfig.html,
+# https://docs.aws.amazon.com/inspector/v2/APIReference/API_LambdaVpcConfig.html).
+MAX_SUBNETS = 16
+MAX_SECURITY_GROUPS = 5
+SUBNET_ID = re.compile(r"^subnet-([a-z0-9]{8}|[a-z0-9]{17})$")
+SECURITY_GROUP_ID = re.compile(r"^sg-([a-z0-9]{8}|[a-z0-9]{17})$")
+# No VPC: what Lambda applies without VpcConfig, and what empty lists return a function to.
+NO_VPC = {"subnet_ids": [], "security_group_ids": [], "ipv6_allowed_for_dual_stack": False}
 
 # The settings as the module's options, their defaults, and the words used in messages.
 DEFAULTS = {
@@ -53,6 +62,8 @@ DEFAULTS = {
     "reserved_concurrency": None,
     "ephemeral_storage": DEFAULT_EPHEMERAL_STORAGE,
     "kms_key_arn": None,
+    # None or empty lists: no VPC (an existing VPC configuration is removed).
+    "vpc": None,
 }
 
 
@@ -86,6 +97,60 @@ def layer_problems(option, layers, region=None, partition=None):
             problems.append("%s: the layer is in partition %s, the function in %s (got %r)"
                             % (where, match.group(1), partition, arn))
     return problems
+
+
+def vpc_problems(option, vpc):
+    """Problems with a VPC configuration (subnet_ids, security_group_ids, ipv6_allowed_for_dual_stack; None: no VPC),
+    each starting with *option* or one of its keys."""
+    if vpc is None:
+        return []
+    if not isinstance(vpc, dict):
+        return ["%s: must be a mapping with subnet_ids and security_group_ids (got %r)" % (option, vpc)]
+    found = []
+    unknown = sorted(set(vpc) - set(NO_VPC))
+    if unknown:
+        found.append("%s: unknown key %s; known: %s" % (option, ", ".join(map(str, unknown)), ", ".join(NO_VPC)))
+    lists = {}
+    for key, pattern, limit, words in (("subnet_ids", SUBNET_ID, MAX_SUBNETS, "a subnet ID, subnet-<8 or 17 "
+                                        "letters or digits>"),
+                                       ("security_group_ids", SECURITY_GROUP_ID, MAX_SECURITY_GROUPS,
+                                        "a security group ID, sg-<8 or 17 letters or digits>")):
+        where = "%s.%s" % (option, key)
+        values = vpc.get(key)
+        if values is None:
+            values = []
+        if not isinstance(values, list):
+            found.append("%s: must be a list of IDs (got %r)" % (where, values))
+            return found
+        if len(values) > limit:
+            found.append("%s: at most %d (got %d)" % (where, limit, len(values)))
+        if len(set(map(str, values))) != len(values):
+            found.append("%s: an ID is listed twice (got %r)" % (where, values))
+        for index, value in enumerate(values):
+            if not (isinstance(value, str) and pattern.match(value)):
+                found.append("%s[%d]: must be %s (got %r)" % (where, index, words, value))
+        lists[key] = values
+    # Lambda needs both or neither: a subnet without a security group (or the reverse) is refused.
+    if lists["subnet_ids"] and not lists["security_group_ids"]:
+        found.append("%s.security_group_ids: at least one security group is needed with subnets (got %r)"
+                     % (option, lists["subnet_ids"]))
+    if lists["security_group_ids"] and not lists["subnet_ids"]:
+        found.append("%s.subnet_ids: at least one subnet is needed with security groups (got %r)"
+                     % (option, lists["security_group_ids"]))
+    ipv6 = vpc.get("ipv6_allowed_for_dual_stack")
+    if ipv6 is not None and not isinstance(ipv6, bool):
+        found.append("%s.ipv6_allowed_for_dual_stack: must be true or false (got %r)" % (option, ipv6))
+    elif ipv6 and not lists["subnet_ids"]:
+        found.append("%s.ipv6_allowed_for_dual_stack: only with subnets (got true without them)" % option)
+    return found
+
+
+def vpc_value(vpc):
+    """The VPC configuration as compared: sorted lists (Lambda keeps no order), False for a missing flag."""
+    vpc = vpc or {}
+    subnets = sorted(vpc.get("subnet_ids") or [])
+    return {"subnet_ids": subnets, "security_group_ids": sorted(vpc.get("security_group_ids") or []),
+            "ipv6_allowed_for_dual_stack": bool(vpc.get("ipv6_allowed_for_dual_stack")) and bool(subnets)}
 
 
 def problems(settings, region=None, partition=None, names=None):
@@ -139,6 +204,7 @@ def problems(settings, region=None, partition=None, names=None):
         elif partition and match.group(1) != partition:
             found.append("%s: the key is in partition %s, the function in %s (got %r)"
                          % (name("kms_key_arn"), match.group(1), partition, key))
+    found.extend(vpc_problems(name("vpc"), settings.get("vpc")))
     return found
 
 
@@ -160,6 +226,7 @@ def desired(settings, function_name):
         "ephemeral_storage": settings.get("ephemeral_storage") or DEFAULT_EPHEMERAL_STORAGE,
         "kms_key_arn": settings.get("kms_key_arn") or None,
         "reserved_concurrency": settings.get("reserved_concurrency"),
+        "vpc": vpc_value(settings.get("vpc")),
     }
 
 
@@ -179,7 +246,29 @@ def current(conf, concurrency, function_name):
         "ephemeral_storage": (conf.get("EphemeralStorage") or {}).get("Size") or DEFAULT_EPHEMERAL_STORAGE,
         "kms_key_arn": conf.get("KMSKeyArn") or None,
         "reserved_concurrency": (concurrency or {}).get("ReservedConcurrentExecutions"),
+        "vpc": vpc_value({"subnet_ids": (conf.get("VpcConfig") or {}).get("SubnetIds"),
+                          "security_group_ids": (conf.get("VpcConfig") or {}).get("SecurityGroupIds"),
+                          "ipv6_allowed_for_dual_stack": (conf.get("VpcConfig") or {}).get("Ipv6AllowedForDualStack")}),
     }
+
+
+# --- the function's network interfaces in its VPC -----------------------------------------------------------
+
+# Lambda describes the Hyperplane ENIs it creates for a function as "AWS Lambda VPC ENI-<function name>..."; after the
+# function is deleted (or leaves its VPC) Lambda deletes them, which can take up to 20 minutes, with the
+# permissions of the function's execution role
+# (https://docs.aws.amazon.com/lambda/latest/dg/foundation-networking.html#foundation-nw-eni-delete).
+ENI_DESCRIPTION_PREFIX = "AWS Lambda VPC ENI-"
+# The Terraform AWS provider waits at least 45 minutes for them (the Lambda team's P99 is about 35 minutes).
+DEFAULT_ENI_WAIT_TIMEOUT = 2700
+
+
+def eni_filters(function_name, subnet_ids):
+    """DescribeNetworkInterfaces filters for the ENIs Lambda created for *function_name* in *subnet_ids*."""
+    filters = [{"Name": "description", "Values": [ENI_DESCRIPTION_PREFIX + function_name + "*"]}]
+    if subnet_ids:
+        filters.append({"Name": "subnet-id", "Values": list(subnet_ids)})
+    return filters
 
 
 def changed(before, after):
@@ -195,6 +284,15 @@ def _logging_api(logging):
     return out
 
 
+def _vpc_api(vpc):
+    # Empty lists detach the function from its VPC
+    # (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#vpc-configuring-api).
+    out = {"SubnetIds": vpc["subnet_ids"], "SecurityGroupIds": vpc["security_group_ids"]}
+    if vpc["subnet_ids"]:
+        out["Ipv6AllowedForDualStack"] = vpc["ipv6_allowed_for_dual_stack"]
+    return out
+
+
 # UpdateFunctionConfiguration / CreateFunction fields of each setting. Architecture goes with the code
 # (CreateFunction, UpdateFunctionCode: https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionCode.html)
 # and reserved concurrency has its own call (PutFunctionConcurrency / DeleteFunctionConcurrency).
@@ -205,6 +303,7 @@ _CONFIG_API = {
     "ephemeral_storage": lambda v: {"EphemeralStorage": {"Size": v}},
     # "" returns the environment to Lambda's default key.
     "kms_key_arn": lambda v: {"KMSKeyArn": v or ""},
+    "vpc": lambda v: {"VpcConfig": _vpc_api(v)},
 }
 CONFIGURATION_SETTINGS = tuple(_CONFIG_API)
 
@@ -216,6 +315,8 @@ def create_fields(wanted):
         if key == "kms_key_arn" and not wanted[key]:
             continue
         if key == "layers" and not wanted[key]:
+            continue
+        if key == "vpc" and not wanted[key]["subnet_ids"]:
             continue
         fields.update(api(wanted[key]))
     return fields
@@ -268,7 +369,7 @@ VERSION = re.compile(r"^[0-9]+$")
 # version when one of these differs from the aliased version's.
 VERSIONED_FIELDS = ("CodeSha256", "Runtime", "Handler", "Role", "Description", "MemorySize", "Timeout",
                     "Environment", "Layers", "Architectures", "TracingConfig", "LoggingConfig", "EphemeralStorage",
-                    "KMSKeyArn")
+                    "KMSKeyArn", "VpcConfig")
 
 
 def alias_problems(alias, version, names=None):
@@ -298,5 +399,9 @@ def needs_new_version(latest, published):
             return [layer.get("Arn") for layer in value or []]
         if field == "Environment":
             return (value or {}).get("Variables") or {}
+        if field == "VpcConfig":
+            value = value or {}
+            return vpc_value({"subnet_ids": value.get("SubnetIds"), "security_group_ids": value.get("SecurityGroupIds"),
+                              "ipv6_allowed_for_dual_stack": value.get("Ipv6AllowedForDualStack")})
         return value
     return any(norm(latest, f) != norm(published, f) for f in VERSIONED_FIELDS)

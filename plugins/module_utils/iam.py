@@ -161,3 +161,56 @@ def ignore_missing(call, **kwargs):
     except is_boto3_error_code("NoSuchEntity"):
         return False
     return True
+
+
+# --- what a VPC function's execution role needs --------------------------------------------------------------
+
+# Lambda creates and deletes a VPC function's network interfaces with its execution role
+# (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html#vpc-permissions; AWS's managed policy
+# AWSLambdaVPCAccessExecutionRole grants the same actions on "*"). Scoped here as far as IAM accepts
+# (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html).
+VPC_DESCRIBE_ACTIONS = ("ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets")
+VPC_CREATE_ACTIONS = ("ec2:CreateNetworkInterface", "ec2:AssignPrivateIpAddresses")
+VPC_CLEANUP_ACTIONS = ("ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses")
+
+
+def vpc_access_statements(vpc, partition, region, account):
+    """The execution role's policy statements for a function with VPC configuration *vpc* (subnet_ids,
+    security_group_ids; None: not in a VPC, no statement).
+
+    With subnets: create interfaces only in those subnets with those groups. With empty lists (the function leaves
+    its VPC): no create, but Lambda still deletes the interfaces it made, up to 20 minutes later and with this
+    role (https://docs.aws.amazon.com/lambda/latest/dg/foundation-networking.html#foundation-nw-eni-delete), so
+    describe and delete stay until the VPC setting is dropped altogether."""
+    if vpc is None:
+        return []
+    subnets = list(vpc.get("subnet_ids") or [])
+    groups = list(vpc.get("security_group_ids") or [])
+    prefix = "arn:%s:ec2:%s:%s:" % (partition, region, account)
+    statements = [{
+        # DescribeNetworkInterfaces and DescribeSubnets have no resource types: IAM honours them only with "*"
+        # (configuration-vpc.html: "This action only works if it's allowed on all resources"). They read network
+        # metadata of the account, nothing inside the VPC.
+        "Sid": "DescribeNetworkInterfacesHasNoResourceLevelPermissions",
+        "Effect": "Allow",
+        "Action": list(VPC_DESCRIBE_ACTIONS),
+        "Resource": "*",
+    }]
+    if subnets:
+        statements.append({
+            "Sid": "CreateNetworkInterfacesInTheseSubnetsWithTheseGroups",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [prefix + "network-interface/*"] + [prefix + "subnet/" + s for s in subnets]
+            + [prefix + "security-group/" + g for g in groups],
+        })
+    # The interfaces' IDs are Lambda's choice, and Lambda also deletes those of subnets the function has left
+    # (after this policy stopped naming them): scoped to the interfaces of this account and region, the resource
+    # AWS's guide gives for DeleteNetworkInterface.
+    statements.append({
+        "Sid": "ManageLambdasNetworkInterfacesInThisRegion",
+        "Effect": "Allow",
+        "Action": (["ec2:AssignPrivateIpAddresses"] if subnets else []) + list(VPC_CLEANUP_ACTIONS),
+        "Resource": prefix + "network-interface/*",
+    })
+    return statements

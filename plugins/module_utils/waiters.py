@@ -100,3 +100,38 @@ def wait_function_ready(client, function_name, timeout, qualifier=None):
         return "State=%s LastUpdateStatus=%s" % (conf.get("State"), conf.get("LastUpdateStatus"))
 
     return poll_state(read, timeout, done, "function %s to be Active" % function_name, seen)
+
+
+def wait_lambda_enis_gone(client, function_name, subnet_ids, timeout, filters):
+    """Poll EC2 until no network interface Lambda made for *function_name* in *subnet_ids* is left.
+
+    Lambda deletes a VPC function's Hyperplane ENIs some time after the function is deleted or leaves its VPC
+    (up to 20 minutes), using the function's execution role; deleted earlier, the role leaves them behind
+    (https://docs.aws.amazon.com/lambda/latest/dg/foundation-networking.html#foundation-nw-eni-delete). An ENI
+    shared with another function of the same subnets and security groups stays as long as that function uses it,
+    and the timeout message says so. *filters* are DescribeNetworkInterfaces filters (function_settings.eni_filters).
+    Returns the number of polls that found interfaces (0: none were left)."""
+    seen = {"polls": 0}
+
+    def read():
+        found = []
+        kwargs = {"Filters": filters}
+        while True:
+            page = client.describe_network_interfaces(aws_retry=True, **kwargs)
+            found.extend(page.get("NetworkInterfaces") or [])
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        if found:
+            seen["polls"] += 1
+        return found
+
+    def describe(enis):
+        return ", ".join("%s (%s, %s)" % (eni.get("NetworkInterfaceId"), eni.get("Status"), eni.get("SubnetId"))
+                         for eni in enis or []) or "none"
+
+    what = ("Lambda to delete the network interfaces of function %s in %s (Lambda takes up to 20 minutes, and keeps an "
+            "interface another function with the same subnets and security groups still uses)"
+            % (function_name, ", ".join(subnet_ids) or "its subnets"))
+    poll_state(read, timeout, lambda enis: not enis, what, describe)
+    return seen["polls"]

@@ -174,6 +174,41 @@ options:
       - ARN of the customer managed KMS key that encrypts the environment variables at rest. Null or V("") means
         Lambda's default key (an existing key is removed).
     type: str
+  vpc_config:
+    description:
+      - Subnets and security groups of a VPC the function connects to (Lambda's C(VpcConfig), SAM's C(VpcConfig),
+        Terraform's C(vpc_config)). Lambda allows at most 16 subnets and 5 security groups, and needs both or
+        neither. Omitted, or both lists empty, means no VPC; a function in a VPC leaves it (C(--diff) shows the
+        lists before and after).
+      - The execution role needs the permissions Lambda uses to manage the function's network interfaces (the
+        execution_role role's C(execution_role_vpc_access)); the deploying identity needs C(ec2:DescribeSubnets),
+        C(ec2:DescribeSecurityGroups) and C(ec2:DescribeVpcs), which Lambda checks the subnets with, and
+        C(ec2:DescribeNetworkInterfaces) for the wait of O(eni_wait_timeout).
+    type: dict
+    suboptions:
+      subnet_ids:
+        description: Subnet IDs (C(subnet-...)), at most 16, all in one VPC; compared as a set.
+        type: list
+        elements: str
+        default: []
+      security_group_ids:
+        description: Security group IDs (C(sg-...)), at most 5, in the subnets' VPC; compared as a set.
+        type: list
+        elements: str
+        default: []
+      ipv6_allowed_for_dual_stack:
+        description: Allow outbound IPv6 traffic when the subnets are dual-stack. Only with subnets.
+        type: bool
+        default: false
+  eni_wait_timeout:
+    description:
+      - With O(state=absent), seconds to wait, after deleting a function that was in a VPC (or, when it is gone
+        already, whose O(vpc_config) is given), until Lambda has deleted its network interfaces
+        (C(AWS Lambda VPC ENI-<name>...)). Lambda deletes them with the execution role's permissions, so the role
+        must outlive them; a timeout fails the task before the role is touched, and a later run waits again.
+      - 0 does not wait. 0-7200.
+    type: int
+    default: 2700
   requirements:
     description:
       - Which requirements file to install into the package, for O(runtime) and O(architecture) (Linux wheels, as
@@ -235,6 +270,10 @@ notes:
   - With O(alias), a run reads C(GetAlias) and, unless the function changed, the aliased version's configuration.
   - With O(s3_bucket), a run that uploads code also reads C(HeadObject) and, when the object is missing, writes
     C(PutObject) before C(CreateFunction) or C(UpdateFunctionCode).
+  - Lambda deletes a VPC function's network interfaces up to 20 minutes after the function is deleted or leaves
+    its VPC, with the permissions of its execution role
+    (U(https://docs.aws.amazon.com/lambda/latest/dg/foundation-networking.html#foundation-nw-eni-delete)); with
+    O(state=absent) the module waits for that (O(eni_wait_timeout)), polling C(ec2:DescribeNetworkInterfaces).
   - Reserved concurrency is set with its own call (C(PutFunctionConcurrency) or C(DeleteFunctionConcurrency)),
     after the function exists.
 extends_documentation_fragment:
@@ -279,6 +318,17 @@ EXAMPLES = r"""
       system_log_level: WARN
     reserved_concurrency: 10
     ephemeral_storage: 1024
+
+- name: Connect the function to two private subnets with one security group
+  streamops.dynamodb_lambda.stream_function:
+    name: Lambda_demo_DynamoDB_stream
+    src: "{{ playbook_dir }}/../files/lambda/stream_handler"
+    handler: handler.lambda_handler
+    runtime: python3.12
+    role: "{{ execution_role_arn }}"
+    vpc_config:
+      subnet_ids: [subnet-0123456789abcdef0, subnet-0fedcba9876543210]
+      security_group_ids: [sg-0123456789abcdef0]
 
 - name: Delete the function and its log group if this collection created them
   streamops.dynamodb_lambda.stream_function:
@@ -394,6 +444,24 @@ kms_key_arn:
   returned: when state is present
   type: str
   sample: null
+vpc:
+  description: Subnets and security groups of the function (sorted), and whether IPv6 is allowed; empty lists when
+    it is in no VPC.
+  returned: when state is present
+  type: dict
+  sample: {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"],
+           "ipv6_allowed_for_dual_stack": false}
+vpc_id:
+  description: ID of the VPC of the subnets; null when the function is in no VPC (or in check mode before creation).
+  returned: when state is present
+  type: str
+  sample: vpc-0123456789abcdef0
+waited_for_enis:
+  description: Whether O(state=absent) found network interfaces Lambda made for the function and waited until they
+    were gone.
+  returned: when state is absent
+  type: bool
+  sample: false
 alias_arn:
   description: ARN of O(alias) (the function's ARN qualified with it); null without O(alias).
   returned: when state is present
@@ -479,6 +547,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import retry_until_deadline
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_function_ready
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_lambda_enis_gone
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
                   3653)
@@ -508,12 +577,14 @@ def settings_of(params):
     settings.update({"log_format": logging_config.get("log_format") or function_settings.DEFAULT_LOG_FORMAT,
                      "application_log_level": logging_config.get("application_log_level"),
                      "system_log_level": logging_config.get("system_log_level"),
-                     "log_group": logging_config.get("log_group")})
+                     "log_group": logging_config.get("log_group"),
+                     "vpc": params.get("vpc_config")})
     return settings
 
 
 # function_settings words its messages after the flat setting names; the module's options nest the logging ones.
-SETTING_OPTIONS = {"log_format": "logging_config.log_format",
+SETTING_OPTIONS = {"vpc": "vpc_config",
+                   "log_format": "logging_config.log_format",
                    "application_log_level": "logging_config.application_log_level",
                    "system_log_level": "logging_config.system_log_level",
                    "log_group": "logging_config.log_group"}
@@ -544,7 +615,11 @@ def validate(params, region=None):
     if len(owner) != 1 or not all(isinstance(v, str) and v for v in owner.values()) or not all(owner):
         problems.append("owner_tag: must be exactly one non-empty key: value (got %r)" % (owner,))
     problems.extend(function_settings.code_location_problems(params.get("s3_bucket"), params.get("s3_key_prefix")))
+    eni_wait = params.get("eni_wait_timeout", function_settings.DEFAULT_ENI_WAIT_TIMEOUT)
+    if isinstance(eni_wait, bool) or not isinstance(eni_wait, int) or not 0 <= eni_wait <= 7200:
+        problems.append("eni_wait_timeout: must be 0-7200 seconds (got %r)" % (eni_wait,))
     if params["state"] == "absent":
+        problems.extend(function_settings.vpc_problems("vpc_config", params.get("vpc_config")))
         return problems
     for option in ("src", "handler", "runtime", "role"):
         if not params[option]:
@@ -922,6 +997,7 @@ def run_present(module, lam, logs, params, archive, package, s3=None):
         "log_retention_days": group_after["retention_days"], "log_group_tags": group_after["tags"],
         "package": package,
         "alias_version": alias_version,
+        "vpc_id": ((conf.get("VpcConfig") or {}).get("VpcId") or None) if conf else None,
         "alias_arn": (unqualified_function_arn(conf["FunctionArn"]) + ":" + params["alias"])
         if conf and params.get("alias") else None,
     }
@@ -952,8 +1028,12 @@ def run_present(module, lam, logs, params, archive, package, s3=None):
 
 # --- absent ---------------------------------------------------------------------------------------------------
 
-def run_absent(module, lam, logs, params, s3=None):
+def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
+    """Delete the function and its log group (each only when owned); after a VPC function, wait for its ENIs.
+
+    ec2_client makes the EC2 client, only called when there are network interfaces to wait for."""
     name = params["name"]
+    vpc_subnets = function_settings.vpc_value(params.get("vpc_config"))["subnet_ids"]
     group_name = "/aws/lambda/" + name
     [(owner_key, owner_value)] = params["owner_tag"].items()
     ownership = "no tag %s=%s" % (owner_key, owner_value)
@@ -967,6 +1047,8 @@ def run_absent(module, lam, logs, params, s3=None):
         group_name = (conf.get("LoggingConfig") or {}).get("LogGroup") or group_name
         tags = found.get("Tags") or {}
         before["function"] = function_view(conf, tags)
+        # The function's own subnets: the ones Lambda made interfaces in, whatever the caller now asks for.
+        vpc_subnets = sorted((conf.get("VpcConfig") or {}).get("SubnetIds") or []) or vpc_subnets
         if tags.get(owner_key) == owner_value:
             if not module.check_mode:
                 try:
@@ -1020,9 +1102,17 @@ def run_absent(module, lam, logs, params, s3=None):
             deleted.append("s3 object s3://%s/%s" % (bucket, key))
         not_owned.extend("s3 object s3://%s/%s (%s)" % (bucket, key, ownership) for key in others)
 
+    waited = False
+    eni_timeout = params.get("eni_wait_timeout", function_settings.DEFAULT_ENI_WAIT_TIMEOUT)
+    if vpc_subnets and "function" not in after and eni_timeout and not module.check_mode:
+        # Before the execution role goes: Lambda deletes these interfaces with its permissions.
+        ec2 = ec2_client() if ec2_client else module.client("ec2", retry_decorator=aws_retry())
+        waited = wait_lambda_enis_gone(ec2, name, vpc_subnets, eni_timeout,
+                                       function_settings.eni_filters(name, vpc_subnets)) > 0
+
     result = {"changed": bool(ops), "operations": ops, "deleted": deleted, "not_owned": not_owned,
               "function_name": name, "function_arn": None, "log_group_name": group_name,
-              "log_group_arn": arn if "log_group" in after else None}
+              "log_group_arn": arn if "log_group" in after else None, "waited_for_enis": waited}
     if "function" in after:
         result["function_arn"] = unqualified_function_arn(found["Configuration"]["FunctionArn"])
     if module._diff:
@@ -1065,6 +1155,12 @@ ARGUMENT_SPEC = dict(
     ephemeral_storage=dict(type="int", default=function_settings.DEFAULT_EPHEMERAL_STORAGE),
     # The ARN of a key, not key material ('key' in the name makes validate-modules ask).
     kms_key_arn=dict(type="str", no_log=False),
+    vpc_config=dict(type="dict", options=dict(
+        subnet_ids=dict(type="list", elements="str", default=[]),
+        security_group_ids=dict(type="list", elements="str", default=[]),
+        ipv6_allowed_for_dual_stack=dict(type="bool", default=False),
+    )),
+    eni_wait_timeout=dict(type="int", default=function_settings.DEFAULT_ENI_WAIT_TIMEOUT),
     requirements=dict(type="raw", default="auto"),
     requirements_cache_dir=dict(type="path"),
     s3_bucket=dict(type="str"),

@@ -161,6 +161,13 @@ def _cases() -> list[Case]:
     one("reserved_concurrency_negative", (r"function_reserved_concurrency", r"-1"), function_reserved_concurrency=-1)
     one("ephemeral_storage_100", (r"function_ephemeral_storage", r"\b100\b", r"512"), function_ephemeral_storage=100)
     one("kms_key_not_an_arn", (r"function_kms_key_arn", r"alias/mine"), function_kms_key_arn="alias/mine")
+    one("vpc_subnet_not_an_id", (r"function_vpc\.subnet_ids\[0\]", r"subnet-01"),
+        function_vpc={"subnet_ids": ["subnet-01"], "security_group_ids": ["sg-0123456789abcdef0"]})
+    one("vpc_subnets_without_groups", (r"function_vpc\.security_group_ids", r"at least one security group"),
+        function_vpc={"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": []})
+    one("vpc_six_groups", (r"function_vpc\.security_group_ids", r"at most 5"),
+        function_vpc={"subnet_ids": ["subnet-0123456789abcdef0"],
+                      "security_group_ids": [f"sg-{i:08x}" for i in range(6)]})
     one("alias_only_digits", (r"function_alias", r"'123'", r"not only digits"), function_alias="123")
     one("alias_version_without_alias", (r"function_alias_version", r"function_alias"), function_alias_version="1")
     one("requirement_without_wheel", (r"function_requirements", r"nosuchdistribution"),

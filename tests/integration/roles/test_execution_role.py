@@ -181,3 +181,35 @@ def test_tracing_adds_the_xray_statement_and_removes_it(run_playbook, aws, sandb
     untraced, _facts, failures = play(run_playbook, BASE)
     assert untraced["changed"] == 1, failures
     assert "WriteTracesXRayHasNoResourceLevelPermissions" not in statements(inline_policy(iam))
+
+
+def test_a_vpc_adds_the_network_interface_statements_and_leaving_it_keeps_only_the_cleanup(run_playbook, aws,
+                                                                                           sandbox):
+    iam = aws("iam")
+    subnets, group = ["subnet-0123456789abcdef0", "subnet-1a2b3c4d"], "sg-0fedcba9876543210"
+    vpc = {"subnet_ids": subnets, "security_group_ids": [group]}
+    first, _facts, failures = play(run_playbook, {**BASE, "execution_role_vpc": vpc})
+    assert first["failures"] == 0, failures
+    found = statements(inline_policy(iam))
+    create = found["CreateNetworkInterfacesInTheseSubnetsWithTheseGroups"]
+    prefix = "arn:aws:ec2:us-east-1:123456789012:"
+    assert create["Resource"] == [prefix + "network-interface/*"] + [prefix + "subnet/" + s for s in subnets] + [
+        prefix + "security-group/" + group]
+    assert found["DescribeNetworkInterfacesHasNoResourceLevelPermissions"]["Resource"] == "*"
+
+    sandbox.reset_stats()
+    again, _facts, failures = play(run_playbook, {**BASE, "execution_role_vpc": vpc})
+    assert again["failures"] == 0 and again["changed"] == 0, failures
+    assert sandbox.stats()["writes"] == 0
+
+    left, _facts, failures = play(run_playbook, {**BASE, "execution_role_vpc": {"subnet_ids": [],
+                                                                                "security_group_ids": []}})
+    assert left["changed"] == 1, failures
+    found = statements(inline_policy(iam))
+    assert "CreateNetworkInterfacesInTheseSubnetsWithTheseGroups" not in found
+    cleanup = found["ManageLambdasNetworkInterfacesInThisRegion"]["Action"]
+    assert cleanup == ["ec2:DeleteNetworkInterface", "ec2:UnassignPrivateIpAddresses"]
+
+    none, _facts, failures = play(run_playbook, BASE)
+    assert none["changed"] == 1, failures
+    assert not any(a.startswith("ec2:") for s in statements(inline_policy(iam)).values() for a in s["Action"])

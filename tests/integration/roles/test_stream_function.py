@@ -203,6 +203,11 @@ def test_absent_leaves_unmanaged_function_and_log_group(run_playbook, aws, role_
     ({"stream_function_reserved_concurrency": -1}, "stream_function_reserved_concurrency"),
     ({"stream_function_kms_key_arn": "alias/mine"}, "stream_function_kms_key_arn"),
     ({"stream_function_application_log_level": "DEBUG"}, "stream_function_application_log_level"),
+    # A nested key keeps its path: the module's vpc_config.subnet_ids[0] is the role's stream_function_vpc...
+    ({"stream_function_vpc": {"subnet_ids": ["subnet-x"], "security_group_ids": ["sg-0123456789abcdef0"]}},
+     "stream_function_vpc.subnet_ids[0]"),
+    ({"stream_function_vpc": {"subnet_ids": [], "security_group_ids": ["sg-0123456789abcdef0"]}},
+     "stream_function_vpc.subnet_ids"),
 ])
 def test_bad_input_fails_before_any_aws_change(run_playbook, aws, sandbox, role_arn, cache, extra, variable):
     sandbox.reset_stats()

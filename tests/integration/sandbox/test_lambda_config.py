@@ -110,6 +110,10 @@ def test_vpc_config(aws, create):
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
+    # As on AWS, Lambda creates the function's network interfaces with its execution role.
+    aws("iam").put_role_policy(RoleName="cfg-role", PolicyName="eni", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*", "Action": [
+            "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface"]}]}))
     inside = {"SubnetIds": [subnet], "SecurityGroupIds": [group], "VpcId": vpc}
     outside = {"SubnetIds": [], "SecurityGroupIds": [], "VpcId": ""}
     _roundtrip(aws, create, "VpcConfig", {"VpcConfig": {"SubnetIds": [subnet], "SecurityGroupIds": [group]}},

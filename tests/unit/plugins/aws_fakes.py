@@ -696,3 +696,31 @@ class FakeS3(FakeClient):
         kwargs = self._record("delete_object", kwargs)
         self._bucket(kwargs["Bucket"], "DeleteObject").pop(kwargs["Key"], None)
         return {}
+class FakeEC2(FakeClient):
+    """DescribeNetworkInterfaces over the interfaces Lambda made
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html): filters by
+    description (a trailing * is a prefix) and subnet-id; ``linger(n)`` keeps the interfaces for n more reads."""
+
+    def __init__(self):
+        super().__init__()
+        self.interfaces = []
+        self._reads_left = 0
+
+    def add_interface(self, eni_id, description, subnet_id, status="in-use"):
+        self.interfaces.append({"NetworkInterfaceId": eni_id, "Description": description, "SubnetId": subnet_id,
+                                "Status": status})
+
+    def linger(self, reads):
+        self._reads_left = reads
+
+    def describe_network_interfaces(self, **kwargs):
+        kwargs = self._record("describe_network_interfaces", kwargs)
+        if self._reads_left <= 0:
+            self.interfaces = []
+        self._reads_left -= 1
+
+        def matches(eni, flt):
+            key = {"description": "Description", "subnet-id": "SubnetId"}[flt["Name"]]
+            return any(eni[key].startswith(v[:-1]) if v.endswith("*") else eni[key] == v for v in flt["Values"])
+        found = [eni for eni in self.interfaces if all(matches(eni, f) for f in kwargs.get("Filters", []))]
+        return {"NetworkInterfaces": copy.deepcopy(found)}

@@ -197,3 +197,113 @@ def test_a_new_version_is_needed_only_when_a_frozen_field_differs():
     assert fs.needs_new_version(latest, dict(published, CodeSha256="b")) is True
     assert fs.needs_new_version(latest, dict(published, Environment={"Variables": {}})) is True
     assert fs.needs_new_version(latest, None) is True
+
+
+# --- VPC ----------------------------------------------------------------------------------------------------
+
+SUBNET_A, SUBNET_B = "subnet-0123456789abcdef0", "subnet-1a2b3c4d"
+GROUP = "sg-0fedcba9876543210"
+
+
+def vpc(subnets=(SUBNET_A,), groups=(GROUP,), ipv6=False):
+    return {"subnet_ids": list(subnets), "security_group_ids": list(groups), "ipv6_allowed_for_dual_stack": ipv6}
+
+
+def test_vpc_limits_are_lambdas():
+    assert fs.MAX_SUBNETS == 16 and fs.MAX_SECURITY_GROUPS == 5
+    assert fs.DEFAULTS["vpc"] is None
+
+
+@pytest.mark.parametrize("value, option", [
+    (vpc(subnets=["subnet-xyz"]), "vpc.subnet_ids[0]"),
+    (vpc(subnets=["sg-01234567"]), "vpc.subnet_ids[0]"),
+    (vpc(groups=["sg-0123"]), "vpc.security_group_ids[0]"),
+    (vpc(groups=["subnet-01234567"]), "vpc.security_group_ids[0]"),
+    (vpc(subnets=["subnet-%08x" % i for i in range(17)]), "vpc.subnet_ids"),
+    (vpc(groups=["sg-%08x" % i for i in range(6)]), "vpc.security_group_ids"),
+    (vpc(subnets=[SUBNET_A, SUBNET_A]), "vpc.subnet_ids"),
+    (vpc(groups=[]), "vpc.security_group_ids"),
+    (vpc(subnets=[]), "vpc.subnet_ids"),
+    (vpc(subnets=[], groups=[], ipv6=True), "vpc.ipv6_allowed_for_dual_stack"),
+    (vpc(ipv6="yes"), "vpc.ipv6_allowed_for_dual_stack"),
+    (dict(vpc(), subnets=[SUBNET_A]), "vpc"),
+    (["subnet-01234567"], "vpc"),
+    ({"subnet_ids": SUBNET_A, "security_group_ids": [GROUP]}, "vpc.subnet_ids"),
+])
+def test_each_bad_vpc_is_one_problem_naming_the_key(value, option):
+    problems = fs.problems(dict(GOOD, vpc=value), "us-east-1", "aws")
+    assert len(problems) == 1 and problems[0].startswith(option + ":"), problems
+
+
+def test_good_vpcs_have_no_problem_and_the_limits_themselves_pass():
+    for value in (None, vpc(subnets=[], groups=[]), vpc(), vpc([SUBNET_A, SUBNET_B], ipv6=True),
+                  vpc(["subnet-%08x" % i for i in range(16)], ["sg-%08x" % i for i in range(5)])):
+        assert fs.problems(dict(GOOD, vpc=value)) == [], value
+
+
+def test_vpc_problems_use_the_callers_word():
+    problems = fs.problems(dict(GOOD, vpc=vpc(groups=[])), names={"vpc": "function_vpc"})
+    assert problems == ["function_vpc.security_group_ids: at least one security group is needed with subnets "
+                        "(got %r)" % [SUBNET_A]]
+
+
+def test_vpc_is_compared_as_sets_and_a_function_without_vpc_equals_no_vpc():
+    wanted = fs.desired(dict(GOOD, vpc=vpc([SUBNET_B, SUBNET_A])), "fn")
+    conf = {"VpcConfig": {"SubnetIds": [SUBNET_A, SUBNET_B], "SecurityGroupIds": [GROUP], "VpcId": "vpc-1"}}
+    assert fs.changed(fs.current(conf, None, "fn"), wanted) == []
+    # Lambda answers empty lists (and an empty VpcId) once a function has left its VPC.
+    left = {"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": [], "VpcId": ""}}
+    for settings in (GOOD, dict(GOOD, vpc=vpc(subnets=[], groups=[]))):
+        assert fs.changed(fs.current(left, None, "fn"), fs.desired(settings, "fn")) == []
+        assert fs.changed(fs.current({}, None, "fn"), fs.desired(settings, "fn")) == []
+
+
+def test_vpc_api_fields_join_removal_is_empty_lists_and_no_vpc_is_not_sent_at_create():
+    wanted = fs.desired(dict(GOOD, vpc=vpc(ipv6=True)), "fn")
+    assert fs.changed(fs.desired(GOOD, "fn"), wanted) == ["vpc"]
+    assert fs.configuration_fields(wanted, ["vpc"]) == {
+        "VpcConfig": {"SubnetIds": [SUBNET_A], "SecurityGroupIds": [GROUP], "Ipv6AllowedForDualStack": True}}
+    assert fs.create_fields(wanted)["VpcConfig"]["SubnetIds"] == [SUBNET_A]
+    none = fs.desired(GOOD, "fn")
+    assert fs.configuration_fields(none, ["vpc"]) == {"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}}
+    assert "VpcConfig" not in fs.create_fields(none)
+
+
+def test_a_vpc_change_needs_a_new_version_and_the_order_does_not():
+    latest = {"CodeSha256": "a", "VpcConfig": {"SubnetIds": [SUBNET_A, SUBNET_B], "SecurityGroupIds": [GROUP],
+                                               "VpcId": "vpc-1"}}
+    assert fs.needs_new_version(latest, dict(latest, VpcConfig={"SubnetIds": [SUBNET_B, SUBNET_A],
+                                                                "SecurityGroupIds": [GROUP]})) is False
+    assert fs.needs_new_version(latest, dict(latest, VpcConfig={"SubnetIds": [SUBNET_A],
+                                                                "SecurityGroupIds": [GROUP]})) is True
+
+
+def test_eni_filters_name_the_function_and_its_subnets():
+    assert fs.eni_filters("fn", [SUBNET_A]) == [
+        {"Name": "description", "Values": ["AWS Lambda VPC ENI-fn*"]}, {"Name": "subnet-id", "Values": [SUBNET_A]}]
+    assert fs.DEFAULT_ENI_WAIT_TIMEOUT >= 20 * 60
+
+
+def test_pipeline_filter_names_function_vpc():
+    problems = pipeline_function_setting_errors({"function_vpc": vpc(subnets=["subnet-bad"])}, "us-east-1")
+    assert [p.split(":", 1)[0] for p in problems] == ["function_vpc.subnet_ids[0]"], problems
+    assert pipeline_function_setting_errors({"function_vpc": None}, "us-east-1") == []
+
+
+def test_the_vpc_setting_is_bound_through_role_pipeline_mapping_and_module():
+    assert load("roles/stream_function/defaults/main.yml")["stream_function_vpc"] is fs.DEFAULTS["vpc"]
+    assert load("roles/execution_role/defaults/main.yml")["execution_role_vpc"] is None
+    assert load("roles/pipelines/defaults/main.yml")["pipelines_defaults"]["function_vpc"] is fs.DEFAULTS["vpc"]
+    spec = load("roles/pipelines/vars/main.yml")["__pipelines_entry_spec"]["function_vpc"]
+    assert sorted(spec["options"]) == sorted(fs.NO_VPC)
+    for options in (role_options()["stream_function_vpc"]["options"], sf.ARGUMENT_SPEC["vpc_config"]["options"]):
+        assert {k: v.get("default") for k, v in options.items()} == fs.NO_VPC
+    assert "default" not in sf.ARGUMENT_SPEC["vpc_config"]
+    assert sf.ARGUMENT_SPEC["eni_wait_timeout"]["default"] == fs.DEFAULT_ENI_WAIT_TIMEOUT
+    assert role_options()["stream_function_eni_wait_timeout"]["default"] == fs.DEFAULT_ENI_WAIT_TIMEOUT
+    assert load("roles/stream_function/defaults/main.yml")["stream_function_eni_wait_timeout"] == \
+        fs.DEFAULT_ENI_WAIT_TIMEOUT
+    mapping = json.loads((ROOT / "playbooks/vars/pipeline_roles.json").read_text())
+    for variable in ("stream_function_vpc", "execution_role_vpc"):
+        assert mapping[variable] == "{{ streamops_pipeline.function_vpc }}", variable
+        assert mapping["__streamops_fields"][variable] == "function_vpc", variable

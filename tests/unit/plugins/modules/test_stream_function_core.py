@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError
 
 from aws_fakes import ROLE_ARN
 from aws_fakes import ROLE_NOT_ASSUMABLE
+from aws_fakes import FakeEC2
 from aws_fakes import FakeLambda
 from aws_fakes import FakeLogs
 from aws_fakes import FakeModule
@@ -456,3 +457,104 @@ def test_absent_tells_an_untagged_log_group_from_a_missing_one(clock, tags_answe
     assert result["diff"]["before"]["log_group"] == {"log_group_name": GROUP, "tags": {}}
     assert result["not_owned"] == ["log group %s (no tag streamops:managed-by=streamops.dynamodb_lambda)" % GROUP]
     assert result["log_group_arn"] == logs.arn(GROUP)
+
+
+# --- VPC: create, change, leave, and the wait for Lambda's interfaces after delete ----------------------------
+
+SUBNET_A, SUBNET_B, SG = "subnet-0123456789abcdef0", "subnet-1a2b3c4d", "sg-0fedcba9876543210"
+
+
+def vpc_option(subnets=(SUBNET_A,), groups=(SG,)):
+    return {"subnet_ids": list(subnets), "security_group_ids": list(groups), "ipv6_allowed_for_dual_stack": False}
+
+
+def test_a_vpc_change_is_one_configuration_update_with_the_new_lists(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER)
+    lam.add_function("fn", tags=OWNER, CodeSha256="new-sha",
+                     VpcConfig={"SubnetIds": [SUBNET_A], "SecurityGroupIds": [SG], "VpcId": "vpc-1"})
+
+    result = present(lam, logs, vpc_config=vpc_option([SUBNET_B, SUBNET_A]))
+
+    assert result["operations"] == ["lambda:UpdateFunctionConfiguration"]
+    [(_op, update)] = [c for c in lam.calls if c[0] == "update_function_configuration"]
+    assert update["VpcConfig"] == {"SubnetIds": [SUBNET_A, SUBNET_B], "SecurityGroupIds": [SG],
+                                   "Ipv6AllowedForDualStack": False}
+    assert result["diff"]["before"]["function"]["vpc"]["subnet_ids"] == [SUBNET_A]
+    assert result["diff"]["after"]["function"]["vpc"]["subnet_ids"] == [SUBNET_A, SUBNET_B]
+
+
+def test_the_same_vpc_in_another_order_changes_nothing(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER)
+    lam.add_function("fn", tags=OWNER, CodeSha256="new-sha",
+                     VpcConfig={"SubnetIds": [SUBNET_B, SUBNET_A], "SecurityGroupIds": [SG], "VpcId": "vpc-1"})
+
+    result = present(lam, logs, vpc_config=vpc_option([SUBNET_A, SUBNET_B]))
+
+    assert result["changed"] is False and lam.writes() == []
+    assert result["vpc_id"] == "vpc-1"
+
+
+def test_leaving_the_vpc_sends_empty_lists(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    logs.add_group(GROUP, tags=OWNER)
+    lam.add_function("fn", tags=OWNER, CodeSha256="new-sha",
+                     VpcConfig={"SubnetIds": [SUBNET_A], "SecurityGroupIds": [SG], "VpcId": "vpc-1"})
+
+    result = present(lam, logs, vpc_config=vpc_option([], []))
+
+    [(_op, update)] = [c for c in lam.calls if c[0] == "update_function_configuration"]
+    assert update["VpcConfig"] == {"SubnetIds": [], "SecurityGroupIds": []}
+    assert result["diff"]["after"]["function"]["vpc"] == {"subnet_ids": [], "security_group_ids": [],
+                                                          "ipv6_allowed_for_dual_stack": False}
+
+
+def test_absent_waits_for_the_interfaces_of_the_function_it_deleted(clock):
+    lam, logs, ec2 = FakeLambda(), FakeLogs(), FakeEC2()
+    logs.add_group(GROUP, tags=OWNER)
+    lam.add_function("fn", tags=OWNER, VpcConfig={"SubnetIds": [SUBNET_A], "SecurityGroupIds": [SG]})
+    ec2.add_interface("eni-1", "AWS Lambda VPC ENI-fn-1", SUBNET_A)
+    ec2.linger(2)
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"), ec2_client=lambda: ec2)
+
+    assert result["waited_for_enis"] is True and ec2.interfaces == []
+    assert ec2.calls[0][1]["Filters"] == [{"Name": "description", "Values": ["AWS Lambda VPC ENI-fn*"]},
+                                          {"Name": "subnet-id", "Values": [SUBNET_A]}]
+
+
+def test_absent_of_a_function_gone_already_waits_when_its_vpc_is_given(clock):
+    lam, logs, ec2 = FakeLambda(), FakeLogs(), FakeEC2()
+    ec2.add_interface("eni-1", "AWS Lambda VPC ENI-fn-1", SUBNET_A)
+    ec2.linger(1)
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent", vpc_config=vpc_option()),
+                           ec2_client=lambda: ec2)
+
+    assert result["waited_for_enis"] is True and result["changed"] is False
+
+
+def test_absent_without_vpc_check_mode_or_a_zero_timeout_makes_no_ec2_call(clock):
+    def no_ec2():
+        raise AssertionError("no EC2 client expected")
+
+    for module, overrides, vpc in ((FakeModule(), {}, None),
+                                   (FakeModule(check_mode=True), {}, {"SubnetIds": [SUBNET_A]}),
+                                   (FakeModule(), {"eni_wait_timeout": 0}, {"SubnetIds": [SUBNET_A]})):
+        lam, logs = FakeLambda(), FakeLogs()
+        lam.add_function("fn", tags=OWNER, **({"VpcConfig": vpc} if vpc else {}))
+        result = sf.run_absent(module, lam, logs, params(state="absent", **overrides), ec2_client=no_ec2)
+        assert result["waited_for_enis"] is False
+
+
+def test_absent_does_not_wait_for_a_function_it_did_not_delete(clock):
+    lam, logs = FakeLambda(), FakeLogs()
+    lam.add_function("fn", tags={"team": "x"}, VpcConfig={"SubnetIds": [SUBNET_A], "SecurityGroupIds": [SG]})
+
+    def no_ec2():
+        raise AssertionError("no wait expected")
+
+    result = sf.run_absent(FakeModule(), lam, logs, params(state="absent"), ec2_client=no_ec2)
+
+    assert result["waited_for_enis"] is False and result["not_owned"]

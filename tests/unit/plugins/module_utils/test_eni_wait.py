@@ -1,0 +1,54 @@
+"""waiters.wait_lambda_enis_gone against the EC2 fake: it polls until Lambda's interfaces of the function are gone,
+and its timeout names them."""
+
+from __future__ import annotations
+
+import pytest
+
+from aws_fakes import FakeEC2
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings as fs
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import waiters
+
+SUBNET = "subnet-0123456789abcdef0"
+
+
+def test_returns_at_once_when_no_interface_is_left(clock):
+    ec2 = FakeEC2()
+
+    assert waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET], 60, fs.eni_filters("fn", [SUBNET])) == 0
+    assert ec2.calls == [("describe_network_interfaces", {"Filters": fs.eni_filters("fn", [SUBNET])})]
+    assert clock.sleeps == []
+
+
+def test_polls_until_the_interfaces_are_gone(clock):
+    ec2 = FakeEC2()
+    ec2.add_interface("eni-1", "AWS Lambda VPC ENI-fn-1234", SUBNET)
+    ec2.linger(3)
+
+    assert waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET], 600, fs.eni_filters("fn", [SUBNET])) == 3
+    assert len(ec2.calls) == 4 and len(clock.sleeps) == 3
+
+
+def test_other_functions_interfaces_are_not_waited_for(clock):
+    ec2 = FakeEC2()
+    ec2.add_interface("eni-1", "AWS Lambda VPC ENI-other-1234", SUBNET)
+    ec2.add_interface("eni-2", "AWS Lambda VPC ENI-fn-1234", "subnet-99999999")
+    ec2.linger(100)
+
+    assert waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET], 600, fs.eni_filters("fn", [SUBNET])) == 0
+
+
+def test_the_timeout_names_the_function_and_the_interfaces_left(clock):
+    ec2 = FakeEC2()
+    ec2.add_interface("eni-1", "AWS Lambda VPC ENI-fn-1234", SUBNET)
+    ec2.linger(10 ** 6)
+
+    with pytest.raises(waiters.WaitTimeout) as failed:
+        waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET], 120, fs.eni_filters("fn", [SUBNET]))
+
+    message = str(failed.value)
+    assert message.startswith("timed out after 120s waiting for Lambda to delete the network interfaces of "
+                              "function fn in " + SUBNET)
+    assert "another function with the same subnets and security groups" in message
+    assert message.endswith("(last seen: eni-1 (in-use, %s))" % SUBNET)
+    assert max(clock.sleeps) == 5
