@@ -399,8 +399,7 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
             "",
             f"## Profile `{n}`: wall time, API calls, controller CPU",
             "",
-            f"Sandbox knobs: `{profile_knobs}`." if profile_knobs else "",
-            "",
+            *([f"Sandbox knobs: `{profile_knobs}`.", ""] if profile_knobs else []),
             "Ratios: the row's median wall time divided by the floor's / the peer's counterpart run under the same "
             "profile; `calls x floor` compares API calls counted at the sandbox (`GET /_sandbox/stats`). Floor = "
             "plain boto3 with only the necessary calls, many pipelines in parallel threads, waiting by polling "
@@ -411,7 +410,8 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
             *table(summary),
             "",
         ]
-        if "peer setup" in summary and summary["peer setup"].runs and meta.get("iam_pause"):
+        # Under zero the peer's pause is pure waste; under aws it also covers IAM propagation.
+        if n == "zero" and "peer setup" in summary and summary["peer setup"].runs and meta.get("iam_pause"):
             without = summary["peer setup"].seconds - float(meta["iam_pause"])
             lines += [f"The peer's cold setup includes its fixed {meta['iam_pause']} s IAM pause; without it the "
                       f"peer would take about {without:.2f} s"
