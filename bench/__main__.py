@@ -1,8 +1,10 @@
-"""python -m bench [--quick] [--reps N] [--scale 1,10,50] [--only floor,peer,ours,scale,invoke,package] [--commit REV]
+"""python -m bench [--quick] [--profile zero,aws] [--reps N] [--scale 1,10,50]
+                  [--only floor,peer,ours,scale,invoke,package] [--commit REV]
 
 Starts its own sandbox on a free port, measures the floor (boto3), the peer (bench/peer/, a naive playbook) and
-ours (playbooks/setup.yml and teardown.yml) side by side in one run, and writes bench/RESULTS.md plus the raw
-samples to bench/output/results.json. The sandbox is reset before every cold run and its call counters before
+ours (playbooks/setup.yml and teardown.yml) side by side in one run, under each latency profile of the sandbox
+(zero: nothing waits; aws: AWS's waits, docs/latency.md), and writes bench/RESULTS.md plus the raw samples to
+bench/output/results.json. The sandbox is reset before every cold run and its call counters before
 every measured run. It measures the committed tree at HEAD (unpacked with git archive into a temporary directory:
 sandbox, playbooks, roles, peer), so RESULTS.md names the code it measured; --working-tree measures the checkout.
 """
@@ -52,46 +54,64 @@ class Bench:
         self.root = root  # the tree measured: a snapshot of HEAD, or the checkout itself with --working-tree
         self.playbooks = root / "playbooks"
         self.peer = root / "bench" / "peer"
-        self.samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.calls: dict[str, dict[str, int]] = {}
-        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.profile = "zero"  # the sandbox's latency profile the runs are measured under
+        self.samples: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        self.calls: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+        self.latency: dict[str, list[float]] = defaultdict(list)  # zero profile only
         self.profiles: dict[str, list[dict[str, Any]]] = {}
         self.slow: dict[str, list[dict[str, Any]]] = {}
         self.package_builds: list[dict[str, Any]] = []
 
+    def use_profile(self, name: str) -> dict[str, Any]:
+        """Switch the sandbox to latency profile *name*; every later reset keeps it. Returns its timing knobs."""
+        self.profile = name
+        # Only the profile and the fault knobs: a timing knob sent beside the profile would win over it.
+        self.sb.knobs = {"throttle": 0, "seed": None, "latency": name}
+        config = self.sb.configure(**self.sb.knobs)
+        print(f"latency profile {name}", flush=True)
+        return {k: v for k, v in config.items() if k.endswith(("_delay", "_transition"))}
+
+    @property
+    def waits(self) -> bool:
+        return self.profile != "zero"
+
     def keep(self, key: str, sample: Sample, profile: bool = False) -> Sample:
-        self.samples[key].append(sample.as_dict())
-        self.calls.setdefault(key, sample.calls)
+        self.samples[self.profile][key].append(sample.as_dict())
+        self.calls[self.profile].setdefault(key, sample.calls)
         status = "ok" if sample.ok else f"FAILED: {sample.error}"
-        print(f"  {key:<22} {sample.seconds:7.2f} s  calls {sample.total:4d}  writes {sample.writes:4d}  {status}",
-              flush=True)
-        if profile and sample.timeline and key not in self.profiles:
-            self.profiles[key] = report.profile(sample.timeline)
-            self.slow[key] = report.slowest_tasks(sample.timeline)
+        cpu = f"  cpu {sample.extra['cpu']:6.1f} s" if "cpu" in sample.extra else ""
+        print(f"  {self.profile:<4} {key:<22} {sample.seconds:7.2f} s  calls {sample.total:4d}  writes "
+              f"{sample.writes:4d}{cpu}  {status}", flush=True)
+        label = f"{self.profile}: {key}"
+        if profile and sample.timeline and label not in self.profiles:
+            self.profiles[label] = report.profile(sample.timeline)
+            self.slow[label] = report.slowest_tasks(sample.timeline)
         return sample
 
     def playbook(self, name: str, path: Path, extra_vars: dict[str, Any], **kwargs: Any) -> Sample:
-        return run_playbook(self.sb, name, path, extra_vars, root=self.root, **kwargs)
+        return run_playbook(self.sb, f"{self.profile} {name}", path, extra_vars, root=self.root, **kwargs)
 
     # --- floor -------------------------------------------------------------------------------------------------
     def run_floor(self) -> None:
         print("floor (boto3)", flush=True)
         clients = floor.Clients(self.sb.url)
         p = floor.Pipeline()
-        for _ in range(self.args.floor_reps):
+        for _ in range(self.args.aws_floor_reps if self.waits else self.args.floor_reps):
             self.sb.reset()
             setup = self.keep("floor setup", measure(self.sb, "floor setup", lambda: floor.setup(clients, p)))
             self.keep("floor check", measure(self.sb, "floor check", lambda: _require(floor.check(clients, p))))
-            if setup.ok:
+            # Verify only without waits: under aws a new LATEST mapping sees nothing for the poller start delay.
+            if setup.ok and not self.waits:
                 for _ in range(self.args.latency_probes):
                     try:
                         self.latency["sandbox write->log"].append(floor.write_to_log_latency(clients, p))
                     except TimeoutError as exc:
                         print(f"  sandbox write->log: {exc}", flush=True)
-            verify = self.keep("floor verify", measure(self.sb, "floor verify", lambda: floor.verify(clients, p)))
-            if verify.ok:
-                self.latency["floor verify"].append(verify.extra["value"])
-                self.samples["floor setup+verify"].append(_combine("floor setup+verify", setup, verify).as_dict())
+                verify = self.keep("floor verify", measure(self.sb, "floor verify", lambda: floor.verify(clients, p)))
+                if verify.ok:
+                    self.latency["floor verify"].append(verify.extra["value"])
+                    self.samples[self.profile]["floor setup+verify"].append(
+                        _combine("floor setup+verify", setup, verify).as_dict())
             self.keep("floor teardown", measure(self.sb, "floor teardown", lambda: floor.teardown(clients, p)))
         for n in self.args.scale:
             if n == 1:
@@ -99,10 +119,10 @@ class Bench:
             self.sb.reset()
             ps = floor_pipelines(n)
             self.keep(f"floor setup x{n}", measure(self.sb, f"floor setup x{n}",
-                                                   lambda: [floor.setup(clients, q) for q in ps]))
-            if self.args.scale_teardown:
+                                                   lambda: floor.setup_all(clients, ps)))
+            if self.args.scale_teardown or self.waits:
                 self.keep(f"floor teardown x{n}", measure(self.sb, f"floor teardown x{n}",
-                                                          lambda: [floor.teardown(clients, q) for q in ps]))
+                                                          lambda: floor.teardown_all(clients, ps)))
 
     # --- peer --------------------------------------------------------------------------------------------------
     def run_peer(self) -> None:
@@ -133,6 +153,8 @@ class Bench:
         self.keep("ours rerun", self.playbook("ours rerun", setup, self.ours_vars(1, False)), True)
         self.keep("ours teardown", self.playbook("ours teardown", teardown, self.ours_vars(1, False)),
                   True)
+        if self.waits:
+            return  # verify under zero only (see run_floor)
         self.sb.reset()
         verified = self.keep("ours setup+verify",
                              self.playbook("ours setup+verify", setup, self.ours_vars(1, True)), True)
@@ -152,7 +174,8 @@ class Bench:
             self.sb.reset()
             self.keep(f"ours setup x{n}", self.playbook(f"ours setup x{n}", self.playbooks / "setup.yml",
                                                        self.ours_vars(n, False), timeout=1800), True)
-            if self.args.scale_teardown:
+            # Teardown at scale is a target under aws; under zero it is optional (--scale-teardown).
+            if self.args.scale_teardown or self.waits:
                 self.keep(f"ours teardown x{n}", self.playbook(f"ours teardown x{n}",
                                                               self.playbooks / "teardown.yml", self.ours_vars(n, False),
                                                               timeout=1800), True)
@@ -209,11 +232,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one repetition, scale 1 and 10 only")
+    parser.add_argument("--profile", default=",".join(report.PROFILES),
+                        help="the sandbox's latency profiles to measure under, in order (default: zero,aws)")
     parser.add_argument("--reps", type=int, help="repetitions of each single-pipeline playbook run (default 2)")
-    parser.add_argument("--floor-reps", type=int, help="repetitions of the boto3 floor (default 5)")
+    parser.add_argument("--floor-reps", type=int, help="repetitions of the boto3 floor under zero (default 5)")
+    parser.add_argument("--aws-floor-reps", type=int,
+                        help="repetitions of the single-pipeline floor under aws (default: --reps)")
     parser.add_argument("--scale", help="comma-separated pipeline counts for ours (default 1,10,50)")
     parser.add_argument("--scale-teardown", action="store_true",
-                        help="also time teardown.yml at scale (slow; by default the sandbox is reset instead)")
+                        help="also time teardown.yml at scale under zero (always under aws, where it is a target)")
     parser.add_argument("--only", default="floor,peer,ours,scale,invoke,package", help="parts to run (default: all)")
     parser.add_argument("--invoke-reps", type=int, default=3,
                         help="cold starts measured by the invoke part (each followed by 5 warm calls)")
@@ -228,6 +255,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.reps = args.reps or (1 if args.quick else 2)
     args.floor_reps = args.floor_reps or (2 if args.quick else 5)
+    args.aws_floor_reps = args.aws_floor_reps or args.reps
+    args.profile = [x.strip() for x in args.profile.split(",") if x.strip()]
+    unknown = [x for x in args.profile if x not in report.PROFILES]
+    if unknown:
+        parser.error(f"unknown latency profile {', '.join(unknown)}; known: {', '.join(report.PROFILES)}")
     args.scale = [int(x) for x in (args.scale or ("1,10" if args.quick else "1,10,50")).split(",") if x.strip()]
     args.only = {x.strip() for x in args.only.split(",") if x.strip()}
     return args
@@ -250,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         "dirty": args.working_tree and bool(git("status", "--porcelain", "--untracked-files=no")),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "quick": args.quick, "reps": args.reps, "floor_reps": args.floor_reps, "iam_pause": args.iam_pause,
+        "command": "python -m bench" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:])),
+        "quick": args.quick, "reps": args.reps, "floor_reps": args.floor_reps, "aws_floor_reps": args.aws_floor_reps,
+        "iam_pause": args.iam_pause,
         "forks": ansible_forks(),
         "load_before": os.getloadavg(),
     }
@@ -259,51 +293,56 @@ def main(argv: list[str] | None = None) -> int:
         sb = stack.enter_context(SandboxProcess(port=args.port, log_path=OUTPUT / "sandbox.log", root=root))
         print(f"measuring {meta['tree']}; sandbox on {sb.url}", flush=True)
         bench = Bench(sb, args, root)
-        meta["knobs"] = {k: v for k, v in sb.knobs.items() if k != "seed"}
+        meta["knobs"] = {}
+        attempts = report.attempts_from_readme((BENCH / "README.md").read_text(encoding="utf-8"))
 
-        def write(partial: bool) -> dict[str, report.Stat]:
+        def write(partial: bool) -> dict[str, dict[str, report.Stat]]:
             # Written after every part, so a long run stopped half-way still leaves what it measured.
             meta["elapsed"] = time.monotonic() - started
             meta["load_after"] = os.getloadavg()
             meta["partial"] = partial
-            summary = report.summarise(bench.samples)
-            text = report.render(meta, summary, dict(bench.latency), bench.profiles, bench.slow, bench.calls,
-                                 bench.package_builds)
+            summaries = {name: report.summarise(samples) for name, samples in bench.samples.items()}
+            text = report.render(meta, summaries, dict(bench.latency), bench.profiles, bench.slow, bench.calls,
+                                 attempts, bench.package_builds)
             if args.only == {"package"} and args.out.exists():
                 # This part alone: only its section changes, the other sections stay as the last full run wrote them.
                 text = package.merge_section(args.out.read_text(encoding="utf-8"), text)
             args.out.write_text(text, encoding="utf-8")
             (OUTPUT / "results.json").write_text(json.dumps(
                 {"meta": meta, "samples": bench.samples, "latency": bench.latency}, indent=1), encoding="utf-8")
-            return summary
+            return summaries
 
-        if "floor" in args.only:
-            bench.run_floor()
-            write(partial=True)
-        # Peer and ours alternate, one repetition each at a time, so load from anything else on the machine
-        # lands on both rather than on whichever ran during the busy minutes.
-        for rep in range(args.reps):
-            print(f"repetition {rep + 1}/{args.reps}", flush=True)
-            if "peer" in args.only:
-                bench.run_peer()
-            if "ours" in args.only:
-                bench.run_ours()
-            write(partial=True)
-        if "scale" in args.only:
-            bench.run_scale(after=lambda: write(partial=True))
-        if "invoke" in args.only:
-            print("invoke latency (boto3 Invoke of the blueprint; PutItem -> log)", flush=True)
-            invoke.measure(sb, bench.latency, args.invoke_reps)
-            write(partial=True)
+        for name in args.profile:
+            meta["knobs"][name] = bench.use_profile(name)
+            if "floor" in args.only:
+                bench.run_floor()
+                write(partial=True)
+            # Peer and ours alternate, one repetition each at a time, so load from anything else on the machine
+            # lands on both rather than on whichever ran during the busy minutes.
+            for rep in range(args.reps):
+                print(f"repetition {rep + 1}/{args.reps}", flush=True)
+                if "peer" in args.only:
+                    bench.run_peer()
+                if "ours" in args.only:
+                    bench.run_ours()
+                write(partial=True)
+            if "scale" in args.only:
+                bench.run_scale(after=lambda: write(partial=True))
+            if "invoke" in args.only and not bench.waits:
+                print("invoke latency (boto3 Invoke of the blueprint; PutItem -> log)", flush=True)
+                invoke.measure(sb, bench.latency, args.invoke_reps)
+                write(partial=True)
         if "package" in args.only:
+            # Not a latency matter (no AWS call): measured once, after the profiles.
             print("package build (cold: empty caches; cached: same inputs again)", flush=True)
             package.measure(root, bench.package_builds, args.reps)
             write(partial=True)
-        summary = write(partial=False)
+        summaries = write(partial=False)
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
           f"in {meta['elapsed']:.0f} s\n", flush=True)
-    for v in report.targets(summary, dict(bench.latency)):
-        print(f"  {v.status:<13} {v.name}: {v.measured}")
+    for name, summary in summaries.items():
+        for v in report.targets(summary, dict(bench.latency) if name == "zero" else {}, name):
+            print(f"  {v.status:<13} {name:<5} {v.name}: {v.measured}")
     return 0
 
 

@@ -8,7 +8,10 @@ not Enabled yet. Retries happen only on the errors AWS documents for IAM propaga
 
 Check (the floor of an idempotent re-run): one read per resource, no writes.
 Teardown: find the mapping (ListEventSourceMappings), delete it, then the function, the inline policy, the role,
-the log group and the table.
+the log group and the table; last, wait until the mapping is gone (Deleting lasts a while on AWS, and a mapping for
+the same function and stream cannot be made again until then), so its wait overlaps the other deletes.
+Many pipelines (`setup_all`, `teardown_all`): one thread per pipeline, all at once, each waiting by polling, so
+the waits of different pipelines overlap as well as they can.
 Verify: the walkthrough's three item changes, then FilterLogEvents until the three records are logged.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 import uuid
 import zipfile
 from collections.abc import Callable
@@ -73,7 +77,8 @@ class Clients:
 
     def __init__(self, endpoint_url: str | None, region: str = REGION):
         # No SDK-level retries: every call the floor makes must reach the sandbox's counter exactly once.
-        config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60)
+        # A connection per thread when many pipelines run at once (botocore keeps 10 by default).
+        config = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=60, max_pool_connections=64)
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                         region_name=region)
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, config=config)
@@ -192,7 +197,8 @@ def check(c: Clients, p: Pipeline) -> bool:
 def teardown(c: Clients, p: Pipeline) -> None:
     mappings = c.lambda_.list_event_source_mappings(FunctionName=p.function_name)["EventSourceMappings"]
     for m in mappings:
-        c.lambda_.delete_event_source_mapping(UUID=m["UUID"])
+        if m.get("State") != "Deleting":
+            c.lambda_.delete_event_source_mapping(UUID=m["UUID"])
     c.lambda_.delete_function(FunctionName=p.function_name)
     c.iam.delete_role_policy(RoleName=p.role_name, PolicyName="stream-processing")
     c.iam.delete_role(RoleName=p.role_name)
@@ -202,6 +208,31 @@ def teardown(c: Clients, p: Pipeline) -> None:
         if _code(exc) != "ResourceNotFoundException":
             raise
     c.dynamodb.delete_table(TableName=p.table_name)
+    for m in mappings:
+        poll(lambda m=m: _mapping_state(c, m["UUID"]), lambda state: state is None,
+             what=f"event source mapping {m['UUID']} gone")
+
+
+def _mapping_state(c: Clients, uuid: str) -> str | None:
+    try:
+        return c.lambda_.get_event_source_mapping(UUID=uuid).get("State")
+    except ClientError as exc:
+        if _code(exc) == "ResourceNotFoundException":
+            return None
+        raise
+
+
+def _all(work: Callable[[Pipeline], T], ps: list[Pipeline]) -> list[T]:
+    with ThreadPoolExecutor(max_workers=max(1, len(ps))) as pool:
+        return list(pool.map(work, ps))  # the first failure is raised here, after every thread has finished
+
+
+def setup_all(c: Clients, ps: list[Pipeline]) -> list[dict[str, str]]:
+    return _all(lambda p: setup(c, p), ps)
+
+
+def teardown_all(c: Clients, ps: list[Pipeline]) -> None:
+    _all(lambda p: teardown(c, p), ps)
 
 
 def _item_key(p: Pipeline, probe: str) -> dict[str, Any]:

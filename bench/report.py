@@ -24,13 +24,30 @@ ROWS: list[tuple[str, str, str | None, str | None]] = [
     ("ours rerun", "ours: setup.yml again, nothing to change", "floor check", "peer rerun"),
     ("ours teardown", "ours: teardown.yml", "floor teardown", "peer teardown"),
     ("ours setup+verify", "ours: setup.yml, 1 pipeline, with verify", "floor setup+verify", "peer setup"),
-    ("floor setup x10", "floor: setup, 10 pipelines", "floor setup x10", None),
+    ("floor setup x10", "floor: setup, 10 pipelines in parallel", "floor setup x10", None),
+    ("floor teardown x10", "floor: teardown, 10 pipelines in parallel", "floor teardown x10", None),
     ("ours setup x10", "ours: setup.yml, 10 pipelines, no verify", "floor setup x10", None),
     ("ours teardown x10", "ours: teardown.yml, 10 pipelines", "floor teardown x10", None),
-    ("floor setup x50", "floor: setup, 50 pipelines", "floor setup x50", None),
+    ("floor setup x50", "floor: setup, 50 pipelines in parallel", "floor setup x50", None),
+    ("floor teardown x50", "floor: teardown, 50 pipelines in parallel", "floor teardown x50", None),
     ("ours setup x50", "ours: setup.yml, 50 pipelines, no verify", "floor setup x50", None),
     ("ours teardown x50", "ours: teardown.yml, 50 pipelines", "floor teardown x50", None),
 ]
+
+PROFILES = ("zero", "aws")  # the sandbox's latency profiles (sandbox/config.py), in the order the bench runs them
+
+# The targets' thresholds, one home each (the verdicts and RESULTS.md read them from here).
+RERUN_SHARE = {"zero": 0.60, "aws": 0.15}  # an idempotent re-run, as a share of the cold setup's wall time
+SCALE_ZERO = 8.0  # zero profile: 50 pipelines' setup <= this many times one pipeline's
+SCALE_AWS = 1.5  # aws profile, default forks: 50 pipelines <= this many times one, for setup and for teardown
+FLOOR_AWS = 1.25  # aws profile: one pipeline's setup <= this many times the floor's
+CPU_PER_PIPELINE = 0.5  # controller CPU (user+sys of the ansible-playbook process tree) per pipeline, seconds
+
+
+def pipelines(key: str) -> int:
+    """How many pipelines a run key covers: `ours setup x50` -> 50, `ours setup` -> 1."""
+    head, sep, tail = key.rpartition(" x")
+    return int(tail) if sep and tail.isdigit() else 1
 
 
 @dataclass
@@ -42,6 +59,7 @@ class Stat:
     writes: int  # most write calls seen in any run (a re-run must have none in every run)
     runs: int
     failures: list[str]
+    cpu: float = float("nan")  # median controller CPU seconds (playbook runs only)
 
     @property
     def ok(self) -> bool:
@@ -57,9 +75,11 @@ def summarise(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Stat]:
             out[key] = Stat(float("nan"), float("nan"), float("nan"), float("nan"), 0, 0, failures)
             continue
         secs = [r["seconds"] for r in good]
+        cpus = [r["extra"]["cpu"] for r in good if isinstance(r.get("extra", {}).get("cpu"), (int, float))]
         out[key] = Stat(seconds=statistics.median(secs), low=min(secs), high=max(secs),
                         total=statistics.median(r.get("total", 0) for r in good),
-                        writes=max(r.get("writes", 0) for r in good), runs=len(good), failures=failures)
+                        writes=max(r.get("writes", 0) for r in good), runs=len(good), failures=failures,
+                        cpu=statistics.median(cpus) if cpus else float("nan"))
     return out
 
 
@@ -82,8 +102,9 @@ def fmt_seconds(stat: Stat | None) -> str:
 
 
 def table(summary: dict[str, Stat]) -> list[str]:
-    lines = ["| run | wall s (median, range) | x floor | x peer | API calls | writes | calls x floor |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| run | wall s (median, range) | x floor | x peer | API calls | writes | calls x floor | "
+             "controller CPU s (per pipeline) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for key, label, floor_key, peer_key in ROWS:
         stat = summary.get(key)
         if stat is None:
@@ -91,15 +112,16 @@ def table(summary: dict[str, Stat]) -> list[str]:
         floor = summary.get(floor_key) if floor_key else None
         peer = summary.get(peer_key) if peer_key else None
         if not stat.ok and not stat.runs:
-            lines.append(f"| {label} | FAILED | | | | | |")
+            lines.append(f"| {label} | FAILED | | | | | | |")
             continue
-        lines.append("| {} | {} | {} | {} | {:g} | {} | {} |".format(
+        cpu = "" if stat.cpu != stat.cpu else f"{stat.cpu:.1f} ({stat.cpu / pipelines(key):.2f})"
+        lines.append("| {} | {} | {} | {} | {:g} | {} | {} | {} |".format(
             label + (" (some runs FAILED)" if stat.failures else ""),
             fmt_seconds(stat),
             fmt_ratio(ratio(stat.seconds, floor.seconds if floor and floor.runs else None)),
             fmt_ratio(ratio(stat.seconds, peer.seconds if peer and peer.runs else None)),
             stat.total, stat.writes,
-            fmt_ratio(ratio(stat.total, floor.total if floor and floor.runs else None))))
+            fmt_ratio(ratio(stat.total, floor.total if floor and floor.runs else None)), cpu))
     return lines
 
 
@@ -109,13 +131,73 @@ class Verdict:
     target: str
     measured: str
     status: str  # met | missed | not measured
+    profile: str = "zero"
 
 
 def _have(summary: dict[str, Stat], *keys: str) -> bool:
     return all(k in summary and summary[k].runs > 0 for k in keys)
 
 
-def targets(summary: dict[str, Stat], latency: dict[str, list[float]]) -> list[Verdict]:
+def targets(summary: dict[str, Stat], latency: dict[str, list[float]], profile: str = "zero") -> list[Verdict]:
+    """The targets of one latency profile's runs; each Verdict names its profile."""
+    out = _targets_zero(summary, latency) if profile == "zero" else _targets_aws(summary)
+    out.append(_cpu_target(summary))
+    for v in out:
+        v.profile = profile
+    return out
+
+
+def _rerun_target(summary: dict[str, Stat], share_max: float) -> Verdict:
+    goal = f"0 write calls and <= {share_max:.0%} of cold setup time"
+    if not _have(summary, "ours rerun", "ours setup"):
+        return Verdict("idempotent re-run", goal, "not run", "not measured")
+    rerun, cold = summary["ours rerun"], summary["ours setup"]
+    share = rerun.seconds / cold.seconds
+    met = rerun.writes == 0 and share <= share_max
+    return Verdict("idempotent re-run", goal, f"{rerun.writes} writes (max over runs), {rerun.seconds:.2f} s = "
+                   f"{share:.0%} of {cold.seconds:.2f} s", "met" if met else "missed")
+
+
+def _scale_target(summary: dict[str, Stat], what: str, times: float) -> Verdict:
+    many, one = f"ours {what} x50", f"ours {what}"
+    name, goal = f"scale ({what})", f"50 pipelines <= {times:g}x one pipeline"
+    if not _have(summary, many, one):
+        return Verdict(name, goal, "50 pipelines not run (--quick?)", "not measured")
+    fifty, single = summary[many].seconds, summary[one].seconds
+    return Verdict(name, goal, f"{fifty:.2f} s vs {single:.2f} s ({fifty / single:.2f}x)",
+                   "met" if fifty <= times * single else "missed")
+
+
+def _cpu_target(summary: dict[str, Stat]) -> Verdict:
+    """Controller CPU per pipeline, from the largest setup run of ours that recorded it."""
+    goal = f"controller CPU (user+sys of the ansible-playbook tree) / pipelines <= {CPU_PER_PIPELINE:g} s"
+    runs = sorted((pipelines(k), k) for k, st in summary.items()
+                  if k.startswith("ours setup") and "verify" not in k and st.runs and st.cpu == st.cpu)
+    if not runs:
+        return Verdict("controller CPU per pipeline", goal, "not measured", "not measured")
+    n, key = runs[-1]
+    per = summary[key].cpu / n
+    return Verdict("controller CPU per pipeline", goal,
+                   f"{summary[key].cpu:.1f} s for {n} pipeline{'s' if n > 1 else ''} = {per:.2f} s each",
+                   "met" if per <= CPU_PER_PIPELINE else "missed")
+
+
+def _targets_aws(summary: dict[str, Stat]) -> list[Verdict]:
+    out: list[Verdict] = []
+    goal = f"1 pipeline, no verify: ours <= {FLOOR_AWS:g}x the floor under the same profile"
+    if _have(summary, "ours setup", "floor setup"):
+        ours, floor = summary["ours setup"].seconds, summary["floor setup"].seconds
+        out.append(Verdict("setup vs floor", goal, f"ours {ours:.2f} s vs floor {floor:.2f} s ({ours / floor:.2f}x)",
+                           "met" if ours <= FLOOR_AWS * floor else "missed"))
+    else:
+        out.append(Verdict("setup vs floor", goal, "not run", "not measured"))
+    out.append(_scale_target(summary, "setup", SCALE_AWS))
+    out.append(_scale_target(summary, "teardown", SCALE_AWS))
+    out.append(_rerun_target(summary, RERUN_SHARE["aws"]))
+    return out
+
+
+def _targets_zero(summary: dict[str, Stat], latency: dict[str, list[float]]) -> list[Verdict]:
     out: list[Verdict] = []
 
     if _have(summary, "ours setup", "peer setup"):
@@ -126,25 +208,8 @@ def targets(summary: dict[str, Stat], latency: dict[str, list[float]]) -> list[V
     else:
         out.append(Verdict("setup speed", "1 pipeline, no verify: ours <= peer", "not run", "not measured"))
 
-    if _have(summary, "ours rerun", "ours setup"):
-        rerun, cold = summary["ours rerun"], summary["ours setup"]
-        share = rerun.seconds / cold.seconds
-        met = rerun.writes == 0 and share <= 0.60
-        out.append(Verdict("idempotent re-run", "0 write calls and <= 60% of cold setup time",
-                           f"{rerun.writes} writes (max over runs), {rerun.seconds:.2f} s = {share:.0%} of "
-                           f"{cold.seconds:.2f} s", "met" if met else "missed"))
-    else:
-        out.append(Verdict("idempotent re-run", "0 write calls and <= 60% of cold setup time", "not run",
-                           "not measured"))
-
-    if _have(summary, "ours setup x50", "ours setup"):
-        fifty, one = summary["ours setup x50"].seconds, summary["ours setup"].seconds
-        out.append(Verdict("scale", "50 pipelines <= 10x one pipeline",
-                           f"{fifty:.2f} s vs {one:.2f} s ({fifty / one:.2f}x)",
-                           "met" if fifty <= 10 * one else "missed"))
-    else:
-        out.append(Verdict("scale", "50 pipelines <= 10x one pipeline", "50 pipelines not run (--quick?)",
-                           "not measured"))
+    out.append(_rerun_target(summary, RERUN_SHARE["zero"]))
+    out.append(_scale_target(summary, "setup", SCALE_ZERO))
 
     ours_lat, box_lat = latency.get("ours verify"), latency.get("sandbox write->log")
     if ours_lat and box_lat:
@@ -165,6 +230,54 @@ def targets(summary: dict[str, Stat], latency: dict[str, list[float]]) -> list[V
                                f"{o:g} vs floor {f:g} ({o / f:.2f}x)", "met" if o <= 2 * f else "missed"))
         elif ours_key != "ours setup x50":
             out.append(Verdict(f"API calls ({what})", "<= 2x the floor's", "not run", "not measured"))
+    return out
+
+
+# The ratios RESULTS.md lines up per profile: label, numerator run, denominator run.
+RATIOS: list[tuple[str, str, str]] = [
+    ("ours setup / floor setup (1 pipeline)", "ours setup", "floor setup"),
+    ("ours teardown / floor teardown (1 pipeline)", "ours teardown", "floor teardown"),
+    ("ours re-run / ours cold setup", "ours rerun", "ours setup"),
+    ("peer setup / floor setup", "peer setup", "floor setup"),
+    ("ours setup / peer setup", "ours setup", "peer setup"),
+    ("ours setup x50 / ours setup x1", "ours setup x50", "ours setup"),
+    ("ours teardown x50 / ours teardown x1", "ours teardown x50", "ours teardown"),
+    ("floor setup x50 / floor setup x1", "floor setup x50", "floor setup"),
+    ("ours setup x50 / floor setup x50", "ours setup x50", "floor setup x50"),
+    ("ours setup x10 / ours setup x1", "ours setup x10", "ours setup"),
+]
+
+
+def ratios(summaries: dict[str, dict[str, Stat]]) -> list[str]:
+    """One row per ratio, one column per profile measured."""
+    names = [p for p in PROFILES if p in summaries] + [p for p in summaries if p not in PROFILES]
+    lines = ["| ratio (median wall time) | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---:|" * len(names)]
+    for label, top, bottom in RATIOS:
+        cells = []
+        for n in names:
+            s = summaries[n]
+            a, b = s.get(top), s.get(bottom)
+            cells.append(fmt_ratio(ratio(a.seconds if a and a.runs else None, b.seconds if b and b.runs else None)))
+        if any(c != "n/a" for c in cells):
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def attempts_from_readme(text: str) -> list[str]:
+    """The bullets of bench/README.md's "Designs tried" sections: what was tried, and what it bought."""
+    out: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside = line.startswith("## Designs tried")
+            continue
+        if not inside:
+            continue
+        if line.startswith("- "):
+            out.append(line[2:].strip())
+        elif line.startswith("  ") and out and line.strip():
+            out[-1] += " " + line.strip()
     return out
 
 
@@ -233,13 +346,17 @@ def _load(values: Any) -> str:
     return "/".join(f"{v:.1f}" for v in values) if values else "?"
 
 
-def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, list[float]],
+def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency: dict[str, list[float]],
            profiles: dict[str, list[dict[str, Any]]], slow: dict[str, list[dict[str, Any]]],
-           calls: dict[str, dict[str, int]], package_builds: list[dict[str, Any]] | None = None) -> str:
+           calls: dict[str, dict[str, dict[str, int]]], attempts: list[str] | tuple[str, ...] = (),
+           package_builds: list[dict[str, Any]] | None = None) -> str:
+    """RESULTS.md: *summaries*, *calls* per latency profile; *profiles* / *slow* keyed "<profile>: <run>"."""
+    names = [p for p in PROFILES if p in summaries] + [p for p in summaries if p not in PROFILES]
+    knobs = meta.get("knobs", {})
     lines = [
         "# Benchmark results",
         "",
-        f"Generated by `make bench` (`python -m bench{' --quick' if meta.get('quick') else ''}`). "
+        f"Generated by `make bench` (`{meta.get('command') or 'python -m bench'}`). "
         "Do not edit by hand; re-run to refresh.",
         "",
         *(["**PARTIAL: the run was still going or was stopped; later parts are missing.**", ""]
@@ -248,34 +365,62 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
         f"- measured: {meta.get('tree', '?')}",
         f"- date: {meta.get('date', '?')}",
         f"- machine: {meta.get('machine', '?')}",
+        f"- latency profiles: {', '.join(f'`{n}`' for n in names) or 'none'} (the sandbox's `--latency`; figures "
+        "and sources in docs/latency.md)",
         f"- repetitions: {meta.get('reps', '?')} per single-pipeline run (median shown, range in brackets); "
-        f"scale runs once; floor {meta.get('floor_reps', '?')}x",
-        f"- sandbox knobs: `{meta.get('knobs', {})}`; ansible forks: {meta.get('forks', '?')}; "
-        f"peer IAM pause: {meta.get('iam_pause', '?')} s",
+        f"scale runs once; floor {meta.get('floor_reps', '?')}x under `zero`, {meta.get('aws_floor_reps', '?')}x "
+        "under `aws`",
+        f"- ansible forks: {meta.get('forks', '?')}; peer IAM pause: {meta.get('iam_pause', '?')} s",
         f"- total benchmark time: {meta.get('elapsed', 0):.0f} s; load average (1/5/15 min) before "
         f"{_load(meta.get('load_before'))}, after {_load(meta.get('load_after'))} — wall times are only comparable "
-        "within one run, on a machine doing nothing else",
+        "within one run, on a machine doing nothing else; ratios are what count",
         "",
-        "## Wall time and API calls",
+        "## Targets",
         "",
-        "Ratios: the row's median wall time divided by the floor's / the peer's counterpart run; `calls x floor` "
-        "compares API calls counted at the sandbox (`GET /_sandbox/stats`). Floor = plain boto3 with only the "
-        "necessary calls (see `bench/floor.py`); peer = `bench/peer/` (amazon.aws/community.aws modules, a "
-        "command for the stream, a fixed pause after creating the IAM role).",
-        "",
-        *table(summary),
-        "",
+        "| profile | target | goal | measured | verdict |",
+        "|---|---|---|---|---|",
     ]
-    if "peer setup" in summary and summary["peer setup"].runs and meta.get("iam_pause"):
-        without = summary["peer setup"].seconds - float(meta["iam_pause"])
-        lines += [f"The peer's cold setup includes its fixed {meta['iam_pause']} s IAM pause; without it the peer "
-                  f"would take about {without:.2f} s"
-                  + (f" (ours: {summary['ours setup'].seconds / without:.2f}x that)."
-                     if "ours setup" in summary and summary["ours setup"].runs and without > 0 else "."), ""]
-    lines += ["## Targets", "", "| target | goal | measured | verdict |", "|---|---|---|---|"]
-    for v in targets(summary, latency):
-        lines.append(f"| {v.name} | {v.target} | {v.measured} | **{v.status}** |")
-    lines += ["", "## Verify latency", ""]
+    verdicts = [v for n in names for v in targets(summaries[n], latency if n == "zero" else {}, n)]
+    for v in verdicts:
+        lines.append(f"| `{v.profile}` | {v.name} | {v.target} | {v.measured} | **{v.status}** |")
+    missed = [v for v in verdicts if v.status == "missed"]
+    if missed:
+        lines += ["", "## Missed targets: what was tried and what each attempt bought", ""]
+        for v in missed:
+            lines.append(f"- `{v.profile}` {v.name} ({v.target}): {v.measured}. Note: _to be written by whoever "
+                         "works on this target: what was tried for it and what each attempt bought, as measured by "
+                         "this benchmark._")
+        if attempts:
+            lines += ["", "Attempts recorded so far (bench/README.md, \"Designs tried\"):", ""]
+            lines += [f"- {a}" for a in attempts]
+    lines += ["", "## Ratios per latency profile", "",
+              "Each profile's runs divided by their counterpart under the same profile.", "", *ratios(summaries)]
+    for n in names:
+        summary = summaries[n]
+        profile_knobs = knobs.get(n, {}) if isinstance(knobs, dict) else {}
+        lines += [
+            "",
+            f"## Profile `{n}`: wall time, API calls, controller CPU",
+            "",
+            *([f"Sandbox knobs: `{profile_knobs}`.", ""] if profile_knobs else []),
+            "Ratios: the row's median wall time divided by the floor's / the peer's counterpart run under the same "
+            "profile; `calls x floor` compares API calls counted at the sandbox (`GET /_sandbox/stats`). Floor = "
+            "plain boto3 with only the necessary calls, many pipelines in parallel threads, waiting by polling "
+            "(`bench/floor.py`); peer = `bench/peer/` (amazon.aws/community.aws modules, a command for the stream, a "
+            "fixed pause after creating the IAM role). Controller CPU: user+sys of the ansible-playbook process "
+            "tree (median), and per pipeline.",
+            "",
+            *table(summary),
+            "",
+        ]
+        # Under zero the peer's pause is pure waste; under aws it also covers IAM propagation.
+        if n == "zero" and "peer setup" in summary and summary["peer setup"].runs and meta.get("iam_pause"):
+            without = summary["peer setup"].seconds - float(meta["iam_pause"])
+            lines += [f"The peer's cold setup includes its fixed {meta['iam_pause']} s IAM pause; without it the "
+                      f"peer would take about {without:.2f} s"
+                      + (f" (ours: {summary['ours setup'].seconds / without:.2f}x that)."
+                         if "ours setup" in summary and summary["ours setup"].runs and without > 0 else "."), ""]
+    lines += ["## Verify latency (profile `zero`)", ""]
     for key, label in (("sandbox write->log", "sandbox write->log (boto3 PutItem, then FilterLogEvents every 50 ms)"),
                        ("floor verify", "floor verify (boto3: 3 changes, then FilterLogEvents until all 3 records)"),
                        ("ours verify", "ours: last dynamodb_item task end -> verify assertion task end")):
@@ -285,13 +430,15 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
                          f"max {max(values):.2f} (n={len(values)})")
         else:
             lines.append(f"- {label}: not measured")
+    lines += ["", "Verify runs under `zero` only: under `aws` a new LATEST mapping starts polling only after the "
+              "profile's poller start delay, which measures that delay, not the pipeline."]
     invoke_rows = (("invoke cold", "cold invoke (environments dropped; boto3 Invoke round trip)"),
                    ("invoke warm", "warm invoke (the call right after another)"),
                    ("invoke->log", "invoke->log (Invoke sent -> the handler's line in FilterLogEvents)"),
                    ("write->log first", "write->log, first record after setup (PutItem -> log line)"),
                    ("write->log next", "write->log, following records"))
     if any(latency.get(key) for key, _label in invoke_rows):
-        lines += ["", "## Invocation latency", "",
+        lines += ["", "## Invocation latency (profile `zero`)", "",
                   "`python -m bench --only invoke` (`bench/invoke.py`): the walkthrough's blueprint invoked "
                   "through boto3; seconds.", ""]
         for key, label in invoke_rows:
@@ -301,17 +448,18 @@ def render(meta: dict[str, Any], summary: dict[str, Stat], latency: dict[str, li
                              f"max {max(values):.3f} (n={len(values)})")
             else:
                 lines.append(f"- {label}: not measured")
-    failures = [(k, s.failures) for k, s in summary.items() if s.failures]
+    failures = [(n, k, st.failures) for n in names for k, st in summaries[n].items() if st.failures]
     if failures:
         lines += ["", "## Failed runs", ""]
-        for key, errs in failures:
+        for n, key, errs in failures:
             for err in errs:
-                lines.append(f"- {key}: {err}")
-    if calls:
+                lines.append(f"- `{n}` {key}: {err}")
+    if any(calls.get(n) for n in names):
         lines += ["", "## API calls per run (first run of each)", ""]
-        for key, per_op in calls.items():
-            ops = ", ".join(f"{op} {n}" for op, n in sorted(per_op.items(), key=lambda kv: (-kv[1], kv[0])))
-            lines.append(f"- {key}: {ops or 'none'}")
+        for n in names:
+            for key, per_op in (calls.get(n) or {}).items():
+                ops = ", ".join(f"{op} {c}" for op, c in sorted(per_op.items(), key=lambda kv: (-kv[1], kv[0])))
+                lines.append(f"- `{n}` {key}: {ops or 'none'}")
     if profiles:
         lines += ["", "## Where ours spends its time (per role, from the task timeline)", ""]
         for run, groups in profiles.items():

@@ -1,7 +1,9 @@
 """The transitions AWS shows after a write, for as long as the latency knobs say, so that waiting is tested.
 
 AWS applies table, stream and function changes asynchronously, and refuses the next change meanwhile:
-- DynamoDB: after UpdateTable the table is UPDATING; another UpdateTable gets ResourceInUseException
+- DynamoDB: after CreateTable the table is CREATING; item calls meanwhile get ResourceNotFoundException
+  "Requested resource not found" and UpdateTable gets ResourceInUseException (knob `table_create_transition`).
+  After UpdateTable the table is UPDATING; another UpdateTable gets ResourceInUseException
   "Attempt to change a resource which is still in use: Table is being updated: <name>" (knob `table_transition`).
   A stream being enabled is ENABLING, one being disabled DISABLING, and the table is UPDATING as long
   (knob `stream_transition`).
@@ -33,6 +35,8 @@ _APP: SandboxApp | None = None
 _LOCK = threading.Lock()
 # (account, region, table name) -> monotonic deadline of UPDATING
 _TABLES: dict[tuple[str, str, str], float] = {}
+# (account, region, table name) -> monotonic deadline of CREATING
+_CREATING: dict[tuple[str, str, str], float] = {}
 # stream ARN -> (ENABLING | DISABLING, monotonic deadline)
 _STREAMS: dict[str, tuple[str, float]] = {}
 # (account, region, function name) -> (kind "create" | "update", monotonic deadline)
@@ -73,8 +77,48 @@ def _table_busy(key: tuple[str, str, str]) -> bool:
     return deadline is not None
 
 
+def _table_creating(key: tuple[str, str, str]) -> bool:
+    with _LOCK:
+        deadline = _CREATING.get(key)
+        if deadline is not None and deadline <= _now():
+            del _CREATING[key]
+            deadline = None
+    return deadline is not None
+
+
+def _after_create_table(req: AwsRequest, resp: Response) -> Response | None:
+    seconds = _knob("table_create_transition")
+    data = json_body(resp)
+    key = _table_key(req)
+    if seconds <= 0 or key is None or data is None or not isinstance(data.get("TableDescription"), dict):
+        return None
+    with _LOCK:
+        _CREATING[key] = _now() + seconds
+    data["TableDescription"]["TableStatus"] = "CREATING"
+    return rewrite_json(resp, data)
+
+
+def _refuse_items_while_creating(req: AwsRequest) -> Response | None:
+    key = _table_key(req)
+    if key is not None and _table_creating(key):
+        return aws_error(req, "ResourceNotFoundException", "Requested resource not found")
+    return None
+
+
+def _after_delete_table(req: AwsRequest, resp: Response) -> Response | None:
+    key = _table_key(req)
+    if key is not None and resp.status_code == 200:
+        with _LOCK:
+            _CREATING.pop(key, None)
+            _TABLES.pop(key, None)
+    return None
+
+
 def _refuse_update_while_updating(req: AwsRequest) -> Response | None:
     key = _table_key(req)
+    if key is not None and _table_creating(key):
+        return aws_error(req, "ResourceInUseException",
+                         f"Attempt to change a resource which is still in use: Table is being created: {key[2]}")
     if key is not None and _table_busy(key):
         return aws_error(req, "ResourceInUseException",
                          f"Attempt to change a resource which is still in use: Table is being updated: {key[2]}")
@@ -130,12 +174,15 @@ def _after_update_table(req: AwsRequest, resp: Response) -> Response | None:
 
 def _after_describe_table(req: AwsRequest, resp: Response) -> Response | None:
     key = _table_key(req)
-    if key is None or not _table_busy(key):
+    if key is None:
+        return None
+    status = "CREATING" if _table_creating(key) else "UPDATING" if _table_busy(key) else None
+    if status is None:
         return None
     data = json_body(resp)
     if data is None or not isinstance(data.get("Table"), dict):
         return None
-    data["Table"]["TableStatus"] = "UPDATING"
+    data["Table"]["TableStatus"] = status
     return rewrite_json(resp, data)
 
 
@@ -293,6 +340,7 @@ def _admin_next_state(request: Request) -> Response:
 def reset() -> None:
     with _LOCK:
         _TABLES.clear()
+        _CREATING.clear()
         _STREAMS.clear()
         _FUNCTIONS.clear()
         _FAILED.clear()
@@ -307,6 +355,10 @@ def install(app: SandboxApp) -> None:
     app.override("dynamodb", "UpdateTable", _before_update_table)
     app.after("dynamodb", "UpdateTable", _after_update_table)
     app.after("dynamodb", "DescribeTable", _after_describe_table)
+    app.after("dynamodb", "CreateTable", _after_create_table)
+    app.after("dynamodb", "DeleteTable", _after_delete_table)
+    for operation in ("PutItem", "GetItem", "UpdateItem", "DeleteItem", "Query", "Scan"):
+        app.override("dynamodb", operation, _refuse_items_while_creating)
     app.after("streams.dynamodb", "DescribeStream", _after_describe_stream)
     for operation in ("UpdateFunctionCode", "UpdateFunctionConfiguration", "PublishVersion", "Invoke",
                       "InvokeAsync", "PutFunctionConcurrency"):

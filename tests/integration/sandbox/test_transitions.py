@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import urllib.error
 import urllib.request
 import zipfile
 
@@ -26,7 +27,7 @@ from botocore.exceptions import ClientError
 
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                  "Action": "sts:AssumeRole"}]}
-KNOBS = ("table_transition", "stream_transition", "function_transition")
+KNOBS = ("table_transition", "stream_transition", "function_transition", "table_create_transition")
 
 
 @pytest.fixture
@@ -100,6 +101,42 @@ def test_update_table_leaves_the_table_updating_and_refuses_a_second_update(aws,
                                "Attempt to change a resource which is still in use: Table is being updated: tt", 400)
     assert _wait(lambda: _status(aws) == "ACTIVE")
     ddb.update_table(TableName="tt", BillingMode="PAY_PER_REQUEST")
+
+
+def test_a_new_table_is_creating_refuses_items_and_updates_then_becomes_active(aws, knobs):
+    """CreateTable "immediately returns a response with a TableStatus of CREATING ... You can perform read and write
+    operations only on an ACTIVE table" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    """
+    knobs(table_create_transition=0.6)
+    ddb = aws("dynamodb")
+    answer = ddb.create_table(TableName="tc", BillingMode="PAY_PER_REQUEST",
+                              AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                              KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}])
+    assert answer["TableDescription"]["TableStatus"] == "CREATING"
+    assert _status(aws, "tc") == "CREATING"
+    with pytest.raises(ClientError) as excinfo:
+        ddb.put_item(TableName="tc", Item={"k": {"S": "a"}})
+    assert _error(excinfo) == ("ResourceNotFoundException", "Requested resource not found", 400)
+    with pytest.raises(ClientError) as excinfo:
+        ddb.update_table(TableName="tc", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    assert _error(excinfo)[:2] == ("ResourceInUseException",
+                                   "Attempt to change a resource which is still in use: Table is being created: tc")
+    assert _wait(lambda: _status(aws, "tc") == "ACTIVE")
+    ddb.put_item(TableName="tc", Item={"k": {"S": "a"}})
+
+
+def test_the_aws_latency_profile_sets_every_timing_knob_and_an_explicit_knob_wins(sandbox):
+    try:
+        config = sandbox.configure(latency="aws", mapping_transition=0.25)
+        assert config["latency"] == "aws" and config["mapping_transition"] == 0.25
+        assert all(config[k] > 0 for k in ("iam_propagation_delay", "function_transition", "poller_start_delay",
+                                           "table_transition", "stream_transition", "table_create_transition"))
+        with pytest.raises(urllib.error.HTTPError) as excinfo:
+            sandbox.configure(latency="mars")
+        assert b"unknown latency profile 'mars'" in excinfo.value.read()
+    finally:
+        config = sandbox.configure(latency="zero")
+    assert config["latency"] == "zero" and config["mapping_transition"] == 0 and config["poller_start_delay"] == 0
 
 
 def test_a_stream_is_disabling_then_enabling_and_the_table_refuses_the_enable_meanwhile(aws, knobs):
@@ -200,6 +237,13 @@ def test_dynamodb_stream_changes_the_view_type_while_transitions_last(aws, knobs
     assert time.monotonic() - started >= 0.5  # it waited out at least one transition
     assert aws("dynamodb").describe_table(TableName="users_post")["Table"]["StreamSpecification"] == {
         "StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+
+
+def test_dynamodb_stream_creates_a_table_and_waits_while_it_is_creating(aws, knobs, run_module):
+    knobs(table_create_transition=0.5)
+    result = run_module("dynamodb_stream", table_name="fresh_table", view_type="NEW_IMAGE", create_table={"hash_key": {"name": "k", "type": "S"}})
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True and _status(aws, "fresh_table") == "ACTIVE"
 
 
 def test_stream_function_updates_configuration_then_code_while_transitions_last(aws, knobs, run_module, tmp_path):

@@ -18,12 +18,14 @@ if str(ROOT) not in sys.path:
 from bench import report  # noqa: E402
 
 
-def run(seconds: float, total: int = 10, writes: int = 0, ok: bool = True, error: str = "") -> dict:
-    return {"seconds": seconds, "total": total, "writes": writes, "ok": ok, "error": error}
+def run(seconds: float, total: int = 10, writes: int = 0, ok: bool = True, error: str = "",
+        cpu: float | None = None) -> dict:
+    return {"seconds": seconds, "total": total, "writes": writes, "ok": ok, "error": error,
+            "extra": {} if cpu is None else {"cpu": cpu}}
 
 
-def verdicts(summary, latency=None) -> dict[str, report.Verdict]:
-    return {v.name: v for v in report.targets(summary, latency or {})}
+def verdicts(summary, latency=None, profile="zero") -> dict[str, report.Verdict]:
+    return {v.name: v for v in report.targets(summary, latency or {}, profile)}
 
 
 def test_summary_takes_median_of_successful_runs_and_max_writes():
@@ -65,11 +67,11 @@ def test_rerun_target_needs_no_writes_and_at_most_60_percent(rerun, writes, stat
     assert verdicts(summary)["idempotent re-run"].status == status
 
 
-def test_scale_target_and_not_measured_without_fifty():
+def test_scale_target_is_eight_times_one_pipeline_without_waits_and_not_measured_without_fifty():
     one = {"ours setup": [run(10.0)]}
-    assert verdicts(report.summarise(one))["scale"].status == "not measured"
-    assert verdicts(report.summarise({**one, "ours setup x50": [run(100.0)]}))["scale"].status == "met"
-    assert verdicts(report.summarise({**one, "ours setup x50": [run(100.5)]}))["scale"].status == "missed"
+    assert verdicts(report.summarise(one))["scale (setup)"].status == "not measured"
+    assert verdicts(report.summarise({**one, "ours setup x50": [run(80.0)]}))["scale (setup)"].status == "met"
+    assert verdicts(report.summarise({**one, "ours setup x50": [run(80.5)]}))["scale (setup)"].status == "missed"
 
 
 @pytest.mark.parametrize("ours,status", [([2.0, 2.1, 9.0], "met"), ([2.3, 2.4], "missed")])
@@ -118,6 +120,92 @@ def test_profile_groups_by_role_and_counts_skips():
 
 def test_render_names_commit_and_verdicts():
     summary = report.summarise({"ours setup": [run(10.0)], "peer setup": [run(20.0)]})
-    text = report.render({"commit": "abc123", "date": "today", "iam_pause": 10}, summary, {}, {}, {}, {})
-    assert "`abc123`" in text and "| setup speed |" in text and "**met**" in text
+    text = report.render({"commit": "abc123", "date": "today", "iam_pause": 10}, {"zero": summary}, {}, {}, {}, {})
+    assert "`abc123`" in text and "| `zero` | setup speed |" in text and "**met**" in text
     assert "without it the peer would take about 10.00 s" in text
+
+
+# --- the aws profile, controller CPU, ratios per profile ----------------------------------------------------------
+@pytest.mark.parametrize("ours,status", [(12.5, "met"), (12.6, "missed")])
+def test_aws_setup_is_held_to_a_quarter_more_than_the_floor_under_the_same_profile(ours, status):
+    summary = report.summarise({"floor setup": [run(10.0)], "ours setup": [run(ours)]})
+    v = verdicts(summary, profile="aws")["setup vs floor"]
+    assert v.status == status and v.profile == "aws"
+
+
+@pytest.mark.parametrize("what", ["setup", "teardown"])
+@pytest.mark.parametrize("fifty,status", [(15.0, "met"), (15.1, "missed")])
+def test_aws_fifty_pipelines_are_held_to_one_and_a_half_times_one_for_setup_and_teardown(what, fifty, status):
+    summary = report.summarise({f"ours {what}": [run(10.0)], f"ours {what} x50": [run(fifty)]})
+    assert verdicts(summary, profile="aws")[f"scale ({what})"].status == status
+
+
+@pytest.mark.parametrize("rerun,writes,status", [(1.5, 0, "met"), (1.6, 0, "missed"), (0.5, 1, "missed")])
+def test_aws_rerun_must_write_nothing_and_take_at_most_15_percent(rerun, writes, status):
+    summary = report.summarise({"ours setup": [run(10.0)], "ours rerun": [run(rerun, writes=writes)]})
+    assert verdicts(summary, profile="aws")["idempotent re-run"].status == status
+
+
+def test_aws_targets_without_runs_are_not_measured_and_carry_no_zero_only_targets():
+    v = verdicts({}, profile="aws")
+    assert {name for name in v} == {"setup vs floor", "scale (setup)", "scale (teardown)", "idempotent re-run",
+                                    "controller CPU per pipeline"}
+    assert all(x.status == "not measured" for x in v.values())
+
+
+@pytest.mark.parametrize("cpu,status", [(25.0, "met"), (25.5, "missed")])
+def test_controller_cpu_is_per_pipeline_of_the_largest_setup_run(cpu, status):
+    summary = report.summarise({"ours setup": [run(1.0, cpu=2.0)], "ours setup x10": [run(5.0, cpu=1.0)],
+                                "ours setup x50": [run(9.0, cpu=cpu)], "ours teardown x50": [run(9.0, cpu=999.0)],
+                                "ours setup+verify": [run(9.0, cpu=999.0)]})
+    v = verdicts(summary)["controller CPU per pipeline"]
+    assert v.status == status and "for 50 pipelines" in v.measured
+
+
+def test_controller_cpu_is_not_measured_without_cpu_figures():
+    assert verdicts(report.summarise({"ours setup x50": [run(9.0)]}))["controller CPU per pipeline"].status == \
+        "not measured"
+
+
+def test_cpu_is_the_median_of_successful_runs_and_the_table_shows_it_per_pipeline():
+    summary = report.summarise({"ours setup x10": [run(5.0, cpu=3.0), run(5.0, cpu=5.0), run(5.0, cpu=4.0),
+                                                   run(1.0, ok=False, cpu=100.0)]})
+    assert summary["ours setup x10"].cpu == 4.0
+    row = [line for line in report.table(summary) if line.startswith("| ours: setup.yml, 10 pipelines")][0]
+    assert row.endswith("| 4.0 (0.40) |")
+
+
+@pytest.mark.parametrize("key,n", [("ours setup x50", 50), ("ours setup", 1), ("floor teardown x10", 10),
+                                   ("ours setup+verify", 1)])
+def test_pipelines_of_a_run_key(key, n):
+    assert report.pipelines(key) == n
+
+
+def test_ratios_line_up_each_profile_in_its_own_column():
+    zero = report.summarise({"ours setup": [run(2.0)], "floor setup": [run(1.0)]})
+    aws = report.summarise({"ours setup": [run(30.0)], "floor setup": [run(20.0)]})
+    lines = report.ratios({"aws": aws, "zero": zero})
+    assert lines[0] == "| ratio (median wall time) | `zero` | `aws` |"
+    assert "| ours setup / floor setup (1 pipeline) | 2.00x | 1.50x |" in lines
+    assert not any(line.startswith("| ours teardown x50") for line in lines)  # no profile measured it
+
+
+def test_render_lists_a_note_per_missed_target_with_the_attempts_from_the_readme():
+    summary = report.summarise({"ours setup": [run(10.0)], "ours rerun": [run(9.0)]})
+    text = report.render({}, {"aws": summary}, {}, {}, {}, {}, ["Fork the controller: 8.3 s -> 3.0 s"])
+    assert "## Missed targets: what was tried and what each attempt bought" in text
+    assert "- `aws` idempotent re-run (0 write calls and <= 15% of cold setup time): 0 writes" in text
+    assert "- Fork the controller: 8.3 s -> 3.0 s" in text
+
+
+def test_render_has_no_missed_section_when_nothing_is_missed():
+    summary = report.summarise({"ours setup": [run(10.0)], "ours rerun": [run(1.0)]})
+    assert "## Missed targets" not in report.render({}, {"aws": summary}, {}, {}, {}, {}, ["x"])
+
+
+def test_attempts_come_from_the_designs_tried_sections_only():
+    readme = "\n".join(["# Benchmarks", "- not an attempt", "## Designs tried, and what each bought", "",
+                        "| table | row |", "- **One** thing: 10 -> 5 s", "  (wrapped line)", "- **Two**: no gain",
+                        "## Other", "- not one either", "## Designs tried under aws", "- **Three**: 3 s"])
+    assert report.attempts_from_readme(readme) == ["**One** thing: 10 -> 5 s (wrapped line)", "**Two**: no gain",
+                                                   "**Three**: 3 s"]
