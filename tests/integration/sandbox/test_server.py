@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -59,51 +59,51 @@ def test_signal_right_after_the_ready_line_still_stops_it():
         assert proc.returncode == 0
 
 
-def test_exits_promptly_on_sigterm_even_after_serving_calls():
-    """serve_forever() polls its shutdown flag every 0.5 s; the stop must not wait for that poll."""
+def test_exits_cleanly_on_sigterm_after_serving_calls():
+    """SIGTERM after real calls stops the server and exits 0 (the prompt stop itself is pinned below)."""
     import boto3
 
-    elapsed_each = []
-    for _attempt in range(3):
-        proc, ready = _start()
-        try:
-            url = ready.split()[3]
-            boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
-                         aws_secret_access_key="testing").list_tables()
-            started = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            proc.communicate(timeout=20)
-            elapsed_each.append(time.monotonic() - started)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.returncode == 0
-    # Measured 0.6 s before the fix and 0.08 s after on an idle machine, 1.1-1.5 s under a full parallel test run
-    # on two shared cores (interpreter teardown slows down too); the in-process test below pins the fix itself.
-    assert min(elapsed_each) < 1.0, f"SIGTERM to exit: {elapsed_each}"
+    proc, ready = _start()
+    try:
+        url = ready.split()[3]
+        boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1", aws_access_key_id="testing",
+                     aws_secret_access_key="testing").list_tables()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
 
 
-def test_stop_does_not_wait_for_the_serve_loop_poll():
-    """serve_forever() looks at its shutdown flag every 0.5 s; stop() wakes it instead (milliseconds)."""
+def test_stop_does_not_wait_for_the_serve_loop_poll(monkeypatch):
+    """serve_forever() looks at its shutdown flag only between select() calls; stop() wakes it instead.
+
+    The loop's poll interval is made an hour here: a stop() that waited for the poll would still be running when
+    the guard below gives up, one that wakes the loop has returned. No duration is measured."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    import socketserver
+
     from sandbox.server import SandboxServer
 
+    original = socketserver.BaseServer.serve_forever
+    monkeypatch.setattr(socketserver.BaseServer, "serve_forever",
+                        lambda self, poll_interval=0.5: original(self, poll_interval=3600))
     saved = os.environ.get("SANDBOX_ENDPOINT_URL")
-    timings = []
     try:
-        for _attempt in range(3):
-            server = SandboxServer("127.0.0.1", 0).start()
-            urllib.request.urlopen(server.url + "/_sandbox/health", timeout=10).read()
-            started = time.monotonic()
-            server.stop()
-            timings.append(time.monotonic() - started)
+        server = SandboxServer("127.0.0.1", 0).start()
+        urllib.request.urlopen(server.url + "/_sandbox/health", timeout=10).read()
+        stopper = threading.Thread(target=server.stop, daemon=True)
+        stopper.start()
+        stopper.join(60)
+        assert not stopper.is_alive(), "stop() waited for serve_forever's poll instead of waking it"
+        assert not server._thread.is_alive()
     finally:
         if saved is None:
             os.environ.pop("SANDBOX_ENDPOINT_URL", None)
         else:
             os.environ["SANDBOX_ENDPOINT_URL"] = saved
-    assert min(timings) < 0.25, timings
 
 
 def test_request_lines_are_not_logged():

@@ -65,7 +65,7 @@ def test_one_run_shows_no_range():
 def test_render_appends_the_section_only_when_the_part_ran():
     args = ({"commit": "c"}, {}, {}, {}, {}, {})
     assert package.SECTION not in report.render(*args)
-    assert package.SECTION in report.render(*args, [run(9.0, 0.5)])
+    assert package.SECTION in report.render(*args, package_builds=[run(9.0, 0.5)])
 
 
 EXISTING = "# Benchmark results\n\n## Wall time\n\nold table\n\n## Targets\n\nold targets\n"
