@@ -351,7 +351,6 @@ def test_nothing_lost_over_rollovers_with_a_poison_record(aws, sandbox, tmp_path
     assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (poison_seq, poison_seq, 1)
     assert info["streamArn"] == stream and info["shardId"] in parent_of
     assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
-    assert elapsed < 60
 
 
 def test_latest_starts_after_the_newest_record_in_every_shard(aws, sandbox, tmp_path) -> None:
