@@ -81,18 +81,6 @@ def parse_policy(option, value, max_chars):
     return value, None
 
 
-def check_tags(option, tags):
-    problems = []
-    for key, value in (tags or {}).items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128:
-            problems.append("%s: tag key %r must be 1-128 characters" % (option, key))
-        elif key.lower().startswith("aws:"):
-            problems.append("%s: tag key %r uses the reserved prefix aws:" % (option, key))
-        if value is None or len(str(value)) > 256:
-            problems.append("%s: the value of tag %r must be a string of at most 256 characters" % (option, key))
-    return problems
-
-
 def decode_policy(document):
     """A policy document as IAM returns it (botocore decodes it; some endpoints leave it URL-encoded) -> dict."""
     if isinstance(document, str):
