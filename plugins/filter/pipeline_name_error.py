@@ -83,8 +83,7 @@ def _arn_problem(services, what):
 
 
 _NAME_CHECKS.update({
-    # check_policy_arn words its message after an option name; the pipeline field is named by the caller.
-    "permissions_boundary": lambda value: (iam.check_policy_arn("", value) or ": ")[2:] or None,
+    "permissions_boundary": iam.policy_arn_problem,
     "on_failure_destination": _arn_problem(("sqs", "sns"), "an SQS queue or SNS topic ARN"),
     "kms_key_arn": _arn_problem(("kms",), "a KMS key ARN"),
     "function_runtime": lambda value: None if isinstance(value, str) and package.PYTHON_RUNTIME.match(value) else (
