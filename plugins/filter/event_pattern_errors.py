@@ -8,8 +8,6 @@ a string that is not JSON stops the template instead of yielding an error messag
 
 from __future__ import annotations
 
-import json
-
 DOCUMENTATION = r"""
 name: event_pattern_errors
 version_added: 0.1.0
@@ -43,39 +41,12 @@ _value:
   elements: str
 """
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.event_source_mapping import MAX_PATTERN_LENGTH
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.event_source_mapping import normalise_pattern
-
-
-def _shape_errors(pattern, path=""):
-    errors = []
-    for key, value in pattern.items():
-        where = "%s.%s" % (path, key) if path else str(key)
-        if key == "$or":
-            if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
-                errors.append("field %s must be an array of at least two patterns (objects)" % where)
-            else:
-                for index, sub in enumerate(value):
-                    errors.extend(_shape_errors(sub, "%s[%d]" % (where, index)))
-        elif isinstance(value, dict):
-            errors.extend(_shape_errors(value, where))
-        elif not isinstance(value, list):
-            errors.append("field %s must be an array of values to match (or an object), got %s %s"
-                          % (where, type(value).__name__, value))
-        elif not value:
-            errors.append("field %s is an empty array (Lambda needs at least one value to match)" % where)
-    return errors
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.event_source_mapping import pattern_problems
 
 
 def event_pattern_errors(pattern):
-    try:
-        text = normalise_pattern(pattern)
-    except ValueError as exc:
-        return [str(exc)]
-    errors = _shape_errors(json.loads(text))
-    if len(text) > MAX_PATTERN_LENGTH:
-        errors.append("is %d characters as JSON; Lambda allows at most %d per pattern" % (len(text), MAX_PATTERN_LENGTH))
-    return errors
+    """The module stream_trigger's own check of one pattern (module_utils/event_source_mapping.pattern_problems)."""
+    return pattern_problems(pattern)
 
 
 class FilterModule:

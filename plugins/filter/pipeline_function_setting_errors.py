@@ -14,7 +14,8 @@ version_added: 0.1.0
 short_description: Problems with the function settings of one pipeline description, as a list of messages
 description:
   - >-
-    Checks C(function_architecture), C(function_layers), C(function_tracing), C(function_log_format),
+    Checks C(function_memory), C(function_timeout), C(function_environment), C(log_retention_days),
+    C(function_architecture), C(function_layers), C(function_tracing), C(function_log_format),
     C(function_application_log_level), C(function_system_log_level), C(function_reserved_concurrency),
     C(function_ephemeral_storage), C(function_kms_key_arn), C(function_vpc), C(function_alias),
     C(function_alias_version), C(function_s3_bucket) and C(function_s3_key_prefix) of one entry (defaults filled in)
@@ -70,6 +71,25 @@ FUNCTION_SETTING_FIELDS = {
 }
 
 
+# The module's core options (memory, timeout, environment, log retention) -> the pipeline fields.
+CORE_FIELDS = {
+    "memory_size": "function_memory",
+    "timeout": "function_timeout",
+    "environment_variables": "function_environment",
+    "log_retention_days": "log_retention_days",
+}
+
+
+def _number(value):
+    """Values from YAML or templates may come as text: the field check has already refused what is no number."""
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    return value
+
+
 def pipeline_function_setting_errors(entry, region=None, package=None):
     """Problems with the function settings of one entry (defaults filled in), each starting with its field; with
     the same rules as the module stream_function (plugins/module_utils/function_settings.py). region is the
@@ -79,13 +99,16 @@ def pipeline_function_setting_errors(entry, region=None, package=None):
     for setting, field in FUNCTION_SETTING_FIELDS.items():
         value = entry.get(field, function_settings.DEFAULTS[setting])
         # Values from YAML or templates may come as text: the field check has already refused what is no number.
-        if setting in ("reserved_concurrency", "ephemeral_storage") and isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
-                pass
+        if setting in ("reserved_concurrency", "ephemeral_storage"):
+            value = _number(value)
         settings[setting] = value
-    return function_settings.problems(settings, region or None, None, FUNCTION_SETTING_FIELDS) + \
+    core = {}
+    for option, field in CORE_FIELDS.items():
+        if field in entry:
+            value = entry[field]
+            core[option] = _number(value) if option != "environment_variables" else value
+    return function_settings.core_problems(core, CORE_FIELDS) + \
+        function_settings.problems(settings, region or None, None, FUNCTION_SETTING_FIELDS) + \
         function_settings.alias_problems(entry.get("function_alias"), entry.get("function_alias_version"),
                                          {"alias": "function_alias", "alias_version": "function_alias_version"}) + \
         code_location_errors(entry, package)

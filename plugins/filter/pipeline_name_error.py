@@ -13,7 +13,8 @@ version_added: 0.1.0
 short_description: The problem with one resource name or ARN, in words, or an empty string
 description:
   - >-
-    Checks a table, function or role name, or a permissions boundary, on-failure destination or KMS key ARN,
+    Checks a table, function or role name, or a permissions boundary, on-failure destination, KMS key or
+    DynamoDB stream ARN, or a Python runtime or handler,
     against the rule AWS applies to it, without calling AWS. The message states the rule in words and quotes the
     value, for example "must be a Lambda function name (1-64 characters, letters, digits, '-' and '_'), got
     'Lambda demo' (11 characters)".
@@ -26,7 +27,8 @@ options:
     description: What the value names.
     type: str
     required: true
-    choices: [table_name, function_name, role_name, permissions_boundary, on_failure_destination, kms_key_arn]
+    choices: [table_name, function_name, role_name, permissions_boundary, on_failure_destination, kms_key_arn,
+              stream_arn, function_runtime, function_handler]
 author:
   - streamops maintainers (@streamops)
 """
@@ -45,9 +47,12 @@ _value:
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import arns
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import iam
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import package
 
 
 def _shown(value):
+    if value is None:
+        return "nothing"
     return "'%s'" % value if isinstance(value, str) else str(value)
 
 
@@ -57,6 +62,14 @@ _NAME_CHECKS = {
     "function_name": arns.function_name_problem,
     "role_name": iam.role_name_problem,
 }
+
+
+def _parses(parse, value):
+    try:
+        parse(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _arn_problem(services, what):
@@ -70,16 +83,22 @@ def _arn_problem(services, what):
 
 
 _NAME_CHECKS.update({
-    # check_policy_arn words its message after an option name; the pipeline field is named by the caller.
-    "permissions_boundary": lambda value: (iam.check_policy_arn("", value) or ": ")[2:] or None,
+    "permissions_boundary": iam.policy_arn_problem,
     "on_failure_destination": _arn_problem(("sqs", "sns"), "an SQS queue or SNS topic ARN"),
     "kms_key_arn": _arn_problem(("kms",), "a KMS key ARN"),
+    "function_runtime": lambda value: None if isinstance(value, str) and package.PYTHON_RUNTIME.match(value) else (
+        "must be %s, got %s" % (package.PYTHON_RUNTIME_RULE, _shown(value))),
+    "function_handler": lambda value: None if isinstance(value, str) and package.HANDLER.match(value) else (
+        "must be %s, got %s" % (package.HANDLER_RULE, _shown(value))),
+    "stream_arn": lambda value: None if _parses(arns.parse_stream_arn, value) else (
+        "must be a DynamoDB stream ARN (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>), got %s"
+        % _shown(value)),
 })
 
 
 def pipeline_name_error(value, kind):
     """The problem with one name or ARN of kind *kind* (table_name, function_name, role_name, permissions_boundary,
-    on_failure_destination, kms_key_arn), in words with the value quoted; an empty string when it is valid."""
+    on_failure_destination, kms_key_arn, stream_arn, function_runtime, function_handler), in words with the value quoted; an empty string when it is valid."""
     return _NAME_CHECKS[kind](value) or ""
 
 

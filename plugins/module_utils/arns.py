@@ -90,8 +90,7 @@ def table_arn_beside(arn_text, table_name):
 
     Mappings can outlive their table; this names the table so they can still be found by its stream ARNs.
     """
-    arn = parse_arn(arn_text)
-    return "arn:%s:dynamodb:%s:%s:table/%s" % (arn.partition, arn.region, arn.account_id, table_name)
+    return arn_beside(arn_text, "dynamodb", "table/" + table_name)
 
 
 def table_arn_of_stream(stream_arn):
@@ -122,7 +121,7 @@ def parse_function_ref(text):
             raise ValueError("%r is not a Lambda function ARN (expected arn:aws:lambda:<region>:<account>:"
                              "function:<name>[:<qualifier>])" % (text,))
         name, qualifier = pieces[1], (pieces[2] if len(pieces) == 3 else None)
-        base = "arn:%s:lambda:%s:%s:function:%s" % (arn.partition, arn.region, arn.account_id, name)
+        base = build_arn(arn.partition, "lambda", arn.region, arn.account_id, "function:" + name)
     else:
         pieces = text.split(":")
         if len(pieces) > 2:
@@ -138,9 +137,7 @@ def parse_function_ref(text):
 
 def unqualified_function_arn(function_arn):
     """``arn:...:function:name:qual`` -> ``arn:...:function:name``."""
-    arn = parse_arn(function_arn)
-    pieces = arn.resource.split(":")
-    return "arn:%s:lambda:%s:%s:function:%s" % (arn.partition, arn.region, arn.account_id, pieces[1])
+    return parse_function_ref(function_arn).arn
 
 
 def qualify(function_arn, qualifier):
@@ -153,3 +150,83 @@ def same_function(arn_a, arn_b):
     def norm(arn):
         return arn[: -len(":$LATEST")] if arn and arn.endswith(":$LATEST") else arn
     return norm(arn_a) == norm(arn_b)
+
+
+# --- the checks of the options that name a function, a table or a stream ----------------------------------------
+
+def reference_problems(params, required=()):
+    """``option: problem`` for each of function_name, table_name and stream_arn that *params* has and that is
+    given (or in *required*) and does not parse; empty list when all are valid."""
+    parsers = (("function_name", parse_function_ref), ("table_name", validate_table_name),
+               ("stream_arn", parse_stream_arn))
+    problems = []
+    for option, parse in parsers:
+        if option in params and (params[option] is not None or option in required):
+            try:
+                parse(params[option])
+            except ValueError as exc:
+                problems.append("%s: %s" % (option, exc))
+    return problems
+
+
+# --- building ARNs from one another -----------------------------------------------------------------------------
+
+# IAM ARNs have no region (arn:aws:iam::<account>:role/<name>).
+GLOBAL_SERVICES = ("iam",)
+# arn:<partition>:iam::<account>:role/[path/]<name>
+ROLE_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):iam::(\d{12}):role/.+$")
+
+
+def build_arn(partition, service, region, account_id, resource):
+    """``arn:<partition>:<service>:<region>:<account>:<resource>``; the region is left empty for IAM."""
+    return "arn:%s:%s:%s:%s:%s" % (partition, service, "" if service in GLOBAL_SERVICES else region, account_id,
+                                   resource)
+
+
+def arn_beside(arn_text, service, resource, region=None):
+    """The ARN of *resource* of *service* in the partition, account and (unless *region* is given) region of
+    *arn_text*: a function's log group from its ARN, a role from the stream it reads, without an STS call."""
+    arn = parse_arn(arn_text)
+    return build_arn(arn.partition, service, region or arn.region, arn.account_id, resource)
+
+
+def log_group_arn_beside(arn_text, group_name):
+    """The ARN of log group *group_name* in the partition, region and account of *arn_text* (no ``:*``)."""
+    return arn_beside(arn_text, "logs", "log-group:" + group_name)
+
+
+# --- check mode placeholders ------------------------------------------------------------------------------------
+
+# In check mode a resource that would be created has no ARN yet, and the next roles need one to plan with (a
+# policy scoped to the stream, a trigger on the function). These stand in for it, marked so they can never be
+# taken for a real one: no AWS region is called "check-mode", no stream label "check-mode-placeholder", and
+# 000000000000 is no account (the marker when the account is not known either).
+PLACEHOLDER_REGION = "check-mode"
+PLACEHOLDER_ACCOUNT = "000000000000"
+PLACEHOLDER_STREAM_LABEL = "check-mode-placeholder"
+
+
+def placeholder_table_arn(table_name, partition="aws"):
+    return build_arn(partition, "dynamodb", PLACEHOLDER_REGION, PLACEHOLDER_ACCOUNT, "table/" + table_name)
+
+
+def placeholder_stream_arn(table_arn):
+    """The stream a table (real or a placeholder) would have once its stream is enabled."""
+    return table_arn + "/stream/" + PLACEHOLDER_STREAM_LABEL
+
+
+def placeholder_function_arn(function_name, beside):
+    """A function that would be created, in the partition and account of *beside* (its role's ARN)."""
+    return arn_beside(beside, "lambda", "function:" + function_name, region=PLACEHOLDER_REGION)
+
+
+def is_placeholder(arn_text):
+    """True for an ARN made by the placeholder_* functions (or built from one)."""
+    if not is_arn(arn_text):
+        return False
+    try:
+        arn = parse_arn(arn_text)
+    except ValueError:
+        return False
+    return (arn.region == PLACEHOLDER_REGION or arn.account_id == PLACEHOLDER_ACCOUNT
+            or arn.resource.endswith("/stream/" + PLACEHOLDER_STREAM_LABEL))

@@ -20,6 +20,7 @@ import base64
 import urllib.parse
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
 
 
 def object_key(prefix, function_name, sha256):
@@ -59,7 +60,6 @@ def upload(s3, bucket, key, data, sha256, owner_tag):
 
 def owned_objects(s3, bucket, prefix, owner_tag):
     """(keys under prefix that carry owner_tag, keys that do not); a missing bucket holds none."""
-    [(owner_key, owner_value)] = owner_tag.items()
     owned, others = [], []
     kwargs = {"Bucket": bucket, "Prefix": prefix}
     while True:
@@ -72,8 +72,8 @@ def owned_objects(s3, bucket, prefix, owner_tag):
                 tags = s3.get_object_tagging(aws_retry=True, Bucket=bucket, Key=item["Key"]).get("TagSet", [])
             except is_boto3_error_code(["NoSuchKey", "404"]):
                 continue  # deleted meanwhile
-            carries = any(t.get("Key") == owner_key and t.get("Value") == owner_value for t in tags)
-            (owned if carries else others).append(item["Key"])
+            carried = {t.get("Key"): t.get("Value") for t in tags}
+            (owned if owns(carried, owner_tag) else others).append(item["Key"])
         if not page.get("IsTruncated"):
             return owned, others
         kwargs["ContinuationToken"] = page["NextContinuationToken"]

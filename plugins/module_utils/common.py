@@ -2,7 +2,7 @@
 # Copyright: contributors to streamops.dynamodb_lambda
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Code every module of this collection shares: the retry decorator, ownership tags, time parsing, polling.
+"""Code every module of this collection shares: the retry decorator, time parsing, polling.
 
 Polling API (the only place the collection sleeps; ``waiters.py`` builds on it)::
 
@@ -23,11 +23,11 @@ import re
 import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-MANAGED_BY_TAG = "streamops:managed-by"
-COLLECTION = "streamops.dynamodb_lambda"
-TABLE_CREATED_BY_TAG = "streamops:table-created-by"
-STREAM_ENABLED_BY_TAG = "streamops:stream-enabled-by"
+# The ownership tags live in tags.py; these names stay importable from here for older imports.
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import COLLECTION  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import MANAGED_BY_TAG  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import STREAM_ENABLED_BY_TAG  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import TABLE_CREATED_BY_TAG  # noqa: F401 pylint: disable=unused-import
 
 # AWSRetry already retries RequestLimitExceeded, Throttling and TooManyRequestsException; the rest are the
 # per-service spellings of "slow down" that it does not know; busy accounts see all of them.

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import arn_beside
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import is_stream_of_table
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_arn
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_function_ref
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_stream_arn
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import qualify
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import reference_problems
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import require_service
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import same_function
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import unqualified_function_arn
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import validate_table_name
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import tag_problems
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import error_code
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_mapping_busy_error
@@ -55,6 +55,21 @@ RANGES = (
     ("maximum_retry_attempts", -1, 10000),
     ("tumbling_window", 0, 900),
 )
+# The module's defaults (the roles' defaults, argument specs and the pipelines role's defaults are bound to these
+# by a unit test): AWS's for DynamoDB sources, and the walkthrough's starting position (AWS has no default there).
+DEFAULTS = dict(
+    {option: default for option, (_field, default) in SCALARS.items() if default is not None},
+    starting_position="LATEST",
+    report_batch_item_failures=False,
+    filters=[],
+    metrics=[],
+    enabled=True,
+    purge_tags=True,
+    wait=True,
+    wait_timeout=300,
+)
+# maximum_record_age: -1 (no limit) or this range of seconds.
+RECORD_AGE_RANGE = (60, 604800)
 # UpdateEventSourceMapping cannot change these; a difference means delete and create again.
 REPLACE_ONLY = ("starting_position",)
 SETTINGS = tuple(SCALARS) + ("on_failure_destination", "report_batch_item_failures", "filters", "kms_key_arn",
@@ -87,28 +102,58 @@ def _check_int(errors, params, option, low, high):
         errors.append("%s: must be between %d and %d, got %r" % (option, low, high, value))
 
 
+def _shape_problems(pattern, path=""):
+    problems = []
+    for key, value in pattern.items():
+        where = "%s.%s" % (path, key) if path else str(key)
+        if key == "$or":
+            if not isinstance(value, list) or len(value) < 2 or not all(isinstance(v, dict) for v in value):
+                problems.append("field %s must be an array of at least two patterns (objects)" % where)
+            else:
+                for index, sub in enumerate(value):
+                    problems.extend(_shape_problems(sub, "%s[%d]" % (where, index)))
+        elif isinstance(value, dict):
+            problems.extend(_shape_problems(value, where))
+        elif not isinstance(value, list):
+            problems.append("field %s must be an array of values to match (or an object), got %s %s"
+                            % (where, type(value).__name__, value))
+        elif not value:
+            problems.append("field %s is an empty array (Lambda needs at least one value to match)" % where)
+    return problems
+
+
+def pattern_problems(pattern):
+    """What Lambda would reject in one filter pattern (a mapping or a JSON string); empty list when valid.
+
+    A JSON object whose every field is a non-empty array of alternatives or a nested object (EventBridge pattern
+    syntax; $or takes two or more patterns), at most MAX_PATTERN_LENGTH characters in its compact form. Matcher
+    operators inside the arrays (prefix, numeric, ...) are left to AWS."""
+    try:
+        text = normalise_pattern(pattern)
+    except ValueError as exc:
+        return [str(exc)]
+    problems = _shape_problems(json.loads(text))
+    if len(text) > MAX_PATTERN_LENGTH:
+        problems.append("is %d characters as JSON; Lambda allows at most %d per pattern" % (len(text), MAX_PATTERN_LENGTH))
+    return problems
+
+
 def validate_params(params):
     """Every problem with the options, each message naming its option; empty list when valid. No AWS calls."""
+    return reference_problems(dict(params, function_name=params.get("function_name")),
+                              required=("function_name",)) + settings_problems(params)
+
+
+def settings_problems(params):
+    """Every problem with the mapping's settings (the options but the function and the source), each message
+    naming its option; what the pipelines role checks on the controller too (filter pipeline_trigger_errors)."""
     errors = []
-    try:
-        parse_function_ref(params.get("function_name"))
-    except ValueError as exc:
-        errors.append("function_name: %s" % exc)
-    if params.get("table_name") is not None:
-        try:
-            validate_table_name(params["table_name"])
-        except ValueError as exc:
-            errors.append("table_name: %s" % exc)
-    if params.get("stream_arn") is not None:
-        try:
-            parse_stream_arn(params["stream_arn"])
-        except ValueError as exc:
-            errors.append("stream_arn: %s" % exc)
     for option, low, high in RANGES:
         _check_int(errors, params, option, low, high)
     age = params.get("maximum_record_age")
-    if age is not None and age != -1 and not 60 <= age <= 604800:
-        errors.append("maximum_record_age: must be -1 (no limit) or between 60 and 604800 seconds, got %r" % (age,))
+    low, high = RECORD_AGE_RANGE
+    if age is not None and age != -1 and not low <= age <= high:
+        errors.append("maximum_record_age: must be -1 (no limit) or between %d and %d seconds, got %r" % (low, high, age))
     if params.get("starting_position") is not None and params["starting_position"] not in STARTING_POSITIONS:
         errors.append("starting_position: must be one of %s, got %r"
                       % (", ".join(STARTING_POSITIONS), params["starting_position"]))
@@ -126,19 +171,8 @@ def validate_params(params):
         if metric not in METRICS:
             errors.append("metrics: must be one of %s, got %r" % (", ".join(METRICS), metric))
     for index, pattern in enumerate(params.get("filters") or ()):
-        try:
-            text = normalise_pattern(pattern)
-        except ValueError as exc:
-            errors.append("filters[%d]: %s" % (index, exc))
-            continue
-        if len(text) > MAX_PATTERN_LENGTH:
-            errors.append("filters[%d]: is %d characters; Lambda allows at most %d per pattern"
-                          % (index, len(text), MAX_PATTERN_LENGTH))
-    for key, value in (params.get("tags") or {}).items():
-        if not isinstance(value, str):
-            errors.append("tags: the value of %r must be a string, got %s" % (key, type(value).__name__))
-        if str(key).lower().startswith("aws:"):
-            errors.append("tags: key %r uses the reserved prefix 'aws:'" % (key,))
+        errors.extend("filters[%d]: %s" % (index, problem) for problem in pattern_problems(pattern))
+    errors.extend(tag_problems("tags", params.get("tags")))
     timeout = params.get("wait_timeout")
     if timeout is not None and not 1 <= timeout <= MAX_WAIT_TIMEOUT:
         errors.append("wait_timeout: must be between 1 and %d seconds, got %r" % (MAX_WAIT_TIMEOUT, timeout))
@@ -296,10 +330,10 @@ def find_mappings_to_remove(client, function_name, table_name=None, table_arn=No
             continue
         if ref.arn is not None and unqualified_function_arn(function_arn) != ref.arn:
             continue
-        pieces = parse_arn(function_arn).resource.split(":")
-        qualifier = pieces[2] if len(pieces) == 3 and pieces[2] != "$LATEST" else None
+        mapped = parse_function_ref(function_arn)
+        qualifier = mapped.qualifier if mapped.qualifier != "$LATEST" else None
         wanted = ref.qualifier if ref.qualifier != "$LATEST" else None
-        if pieces[1] == ref.name and qualifier == wanted:
+        if mapped.name == ref.name and qualifier == wanted:
             found.append(mapping)
     return sorted(found, key=lambda m: str(m.get("LastModified", "")))
 
@@ -371,9 +405,7 @@ def mapping_arn(mapping):
     """EventSourceMappingArn, or built from the function ARN where an endpoint does not return it."""
     if mapping.get("EventSourceMappingArn"):
         return mapping["EventSourceMappingArn"]
-    arn = parse_arn(mapping["FunctionArn"])
-    return "arn:%s:lambda:%s:%s:event-source-mapping:%s" % (arn.partition, arn.region, arn.account_id,
-                                                            mapping["UUID"])
+    return arn_beside(mapping["FunctionArn"], "lambda", "event-source-mapping:" + mapping["UUID"])
 
 
 def mapping_tags(client, mapping):

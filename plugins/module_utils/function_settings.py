@@ -208,6 +208,49 @@ def problems(settings, region=None, partition=None, names=None):
     return found
 
 
+# --- core settings: memory, timeout, environment, log retention ---------------------------------------------
+
+MEMORY_RANGE = (128, 10240)
+TIMEOUT_RANGE = (1, 900)
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
+# Lambda's pattern for variable names, [a-zA-Z]([a-zA-Z0-9_])+: at least two characters.
+ENVIRONMENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
+# Lambda sets these itself and rejects them in a function's environment.
+RESERVED_ENVIRONMENT = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|"
+                                  r"AWS_LAMBDA_.*|AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|"
+                                  r"AWS_SESSION_TOKEN|LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|AWS_XRAY_.*)$")
+
+
+def core_problems(values, names=None):
+    """Problems with memory_size, timeout, environment_variables and log_retention_days (those present in
+    *values*), each starting with the option (or its word in *names*)."""
+    names = names or {}
+
+    def name(option):
+        return names.get(option, option)
+
+    found = []
+    for option, (low, high), unit in (("memory_size", MEMORY_RANGE, "MB"), ("timeout", TIMEOUT_RANGE, "seconds")):
+        value = values.get(option)
+        if option in values and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            found.append("%s: must be %d-%d %s (got %s)" % (name(option), low, high, unit, value))
+    for key, value in (values.get("environment_variables") or {}).items():
+        if not ENVIRONMENT_NAME.match(str(key)):
+            found.append("%s: %r is not a valid name (a letter, then one or more letters, digits, _)"
+                         % (name("environment_variables"), key))
+        elif RESERVED_ENVIRONMENT.match(key):
+            found.append("%s: %s is reserved by Lambda (it sets it itself)" % (name("environment_variables"), key))
+        if isinstance(value, (dict, list)) or value is None:
+            found.append("%s: the value of %s must be a string" % (name("environment_variables"), key))
+    retention = values.get("log_retention_days")
+    if retention is not None and retention not in LOG_RETENTION_DAYS:
+        found.append("%s: must be one of the periods CloudWatch Logs accepts, %s, or null (got %s)"
+                     % (name("log_retention_days"), ", ".join(str(d) for d in LOG_RETENTION_DAYS), retention))
+    return found
+
+
 # --- plan: what the function should carry, what it carries, and how to get there ----------------------------
 
 def desired(settings, function_name):

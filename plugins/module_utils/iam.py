@@ -35,9 +35,8 @@ DESCRIPTION_MAX_CHARS = 1000
 
 
 def check_role_name(option, name):
-    if not isinstance(name, str) or not _ROLE_NAME.match(name):
-        return "%s: %r is not a valid IAM role name (%s)" % (option, name, ROLE_NAME_RULE)
-    return None
+    problem = role_name_problem(name)
+    return "%s: %s" % (option, problem) if problem else None
 
 
 def role_name_problem(name):
@@ -56,11 +55,17 @@ def check_policy_name(option, name):
     return None
 
 
+def policy_arn_problem(arn):
+    """What is wrong with an IAM managed policy ARN, or None."""
+    if isinstance(arn, str) and _POLICY_ARN.match(arn):
+        return None
+    return "must be an IAM managed policy ARN (arn:aws:iam::<account or aws>:policy/[path/]<name>), got %s" % (
+        "'%s'" % arn if isinstance(arn, str) else "%s %r" % (type(arn).__name__, arn))
+
+
 def check_policy_arn(option, arn):
-    if not isinstance(arn, str) or not _POLICY_ARN.match(arn):
-        return ("%s: %r is not an IAM managed policy ARN (arn:aws:iam::<account or aws>:policy/[path/]<name>)"
-                % (option, arn))
-    return None
+    problem = policy_arn_problem(arn)
+    return "%s: %s" % (option, problem) if problem else None
 
 
 def parse_policy(option, value, max_chars):
@@ -79,18 +84,6 @@ def parse_policy(option, value, max_chars):
     if size > max_chars:
         return None, "%s: %d characters without whitespace, IAM accepts at most %d" % (option, size, max_chars)
     return value, None
-
-
-def check_tags(option, tags):
-    problems = []
-    for key, value in (tags or {}).items():
-        if not isinstance(key, str) or not 1 <= len(key) <= 128:
-            problems.append("%s: tag key %r must be 1-128 characters" % (option, key))
-        elif key.lower().startswith("aws:"):
-            problems.append("%s: tag key %r uses the reserved prefix aws:" % (option, key))
-        if value is None or len(str(value)) > 256:
-            problems.append("%s: the value of tag %r must be a string of at most 256 characters" % (option, key))
-    return problems
 
 
 def decode_policy(document):

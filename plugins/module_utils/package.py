@@ -38,6 +38,12 @@ ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", "*.pyo")
 # 1980-01-01 is the earliest time a zip entry can carry.
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 LANGUAGE_SUFFIXES = {"python": (".py",), "nodejs": (".js", ".mjs", ".cjs")}
+# Python runtimes are python3.<minor>; with the rule in words for messages.
+PYTHON_RUNTIME = re.compile(r"^python3\.\d+$")
+PYTHON_RUNTIME_RULE = "a Python 3 Lambda runtime (python3.<minor>, for example python3.12)"
+# A handler names a module (a path in the package, dots or slashes) and a function in it.
+HANDLER = re.compile(r"^[A-Za-z0-9_./-]+\.[A-Za-z_][A-Za-z0-9_]*$")
+HANDLER_RULE = "<module>.<function> (for example handler.lambda_handler)"
 
 
 def _excluded(relative, patterns):
@@ -122,7 +128,7 @@ def check_handler(src, names, handler, runtime):
     if runtime:
         if language is None:
             raise PackageError("runtime: %r is not a runtime this module can check (python3.N or nodejsN.x)" % runtime)
-        if language == "python" and not re.match(r"^python3\.\d+$", runtime):
+        if language == "python" and not PYTHON_RUNTIME.match(runtime):
             raise PackageError("runtime: %r is not a Python runtime name (expected python3.N)" % runtime)
         if language not in found:
             other = ", ".join("%s (%s)" % (path, lang) for lang, path in sorted(found.items()))

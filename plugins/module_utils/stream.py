@@ -10,6 +10,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_state
 
 VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
+# The walkthrough's choice (DynamoDB has no default: StreamViewType is required when a stream is enabled).
+DEFAULT_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 
 def describe_table(client, table_name):

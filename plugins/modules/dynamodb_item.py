@@ -131,7 +131,6 @@ table_name:
 """
 
 import copy
-import re
 
 try:
     import botocore
@@ -142,13 +141,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import table_name_problem
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dynamodb_types import DynamoDBTypeError
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dynamodb_types import item_from_typed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dynamodb_types import item_to_typed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dynamodb_types import items_equal
 
-TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 TYPE_WORDS = {"S": "string", "N": "number", "B": "binary"}
 
 
@@ -159,8 +158,9 @@ class ItemError(AnsibleAWSError):
 def validate_params(params):
     """Check and convert the options; return typed values. Raises ItemError naming the option. No AWS calls."""
     table_name = params["table_name"]
-    if not TABLE_NAME.match(table_name or ""):
-        raise ItemError("table_name %r is invalid: 3-255 characters from A-Z a-z 0-9 _ - ." % (table_name,))
+    problem = table_name_problem(table_name)
+    if problem:
+        raise ItemError("table_name: " + problem)
     state = params["state"]
     if state == "present" and params["item"] is None:
         raise ItemError("item is required when state is present")

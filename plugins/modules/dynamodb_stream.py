@@ -240,12 +240,9 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import validate_table_name
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import STREAM_ENABLED_BY_TAG
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import TABLE_CREATED_BY_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import reference_problems
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import DEFAULT_VIEW_TYPE
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import VIEW_TYPES
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import describe_table
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import key_schema
@@ -254,22 +251,22 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream i
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_stream_enabled
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_table_active
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_table_gone
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import STREAM_ENABLED_BY_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import STREAM_OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import TABLE_OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import tag_problems
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import with_owner
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 
 MAX_WAIT_TIMEOUT = 3600
 KEY_TYPES = ("S", "N", "B")
-# DynamoDB tag limits: keys 1-128 characters, values 0-256.
-MAX_TAG_KEY = 128
-MAX_TAG_VALUE = 256
 
 
 def validate_params(params):
     """Return a list of messages, each naming the offending option; empty when the input is valid."""
-    errors = []
-    try:
-        validate_table_name(params.get("table_name"))
-    except ValueError as exc:
-        errors.append("table_name: %s" % exc)
+    errors = reference_problems({"table_name": params.get("table_name")}, required=("table_name",))
     timeout = params.get("wait_timeout")
     if timeout is None or not 1 <= timeout <= MAX_WAIT_TIMEOUT:
         errors.append("wait_timeout must be between 1 and %d seconds, got %r" % (MAX_WAIT_TIMEOUT, timeout))
@@ -299,12 +296,7 @@ def validate_create_table(definition):
     names = [key.get("name") for _option, key in keys if isinstance(key, dict)]
     if len(names) == 2 and names[0] == names[1]:
         errors.append("create_table.range_key.name must differ from create_table.hash_key.name (%r)" % names[0])
-    for key, value in (definition.get("tags") or {}).items():
-        if not 1 <= len(str(key)) <= MAX_TAG_KEY:
-            errors.append("create_table.tags: key %r must be 1-%d characters" % (key, MAX_TAG_KEY))
-        if value is None or len(str(value)) > MAX_TAG_VALUE:
-            errors.append("create_table.tags: value of %r must be a string of at most %d characters"
-                          % (key, MAX_TAG_VALUE))
+    errors.extend(tag_problems("create_table.tags", definition.get("tags"), service="dynamodb"))
     return errors
 
 
@@ -349,10 +341,9 @@ def creation_request(params):
     keys = [("HASH", definition["hash_key"])]
     if definition.get("range_key"):
         keys.append(("RANGE", definition["range_key"]))
-    tags = {str(k): str(v) for k, v in (definition.get("tags") or {}).items()}
-    tags.update({MANAGED_BY_TAG: COLLECTION, TABLE_CREATED_BY_TAG: COLLECTION})
+    tags = with_owner(definition.get("tags"), dict(OWNER_TAG, **TABLE_OWNER_TAG))
     if params["mark_owner"]:
-        tags[STREAM_ENABLED_BY_TAG] = COLLECTION
+        tags.update(STREAM_OWNER_TAG)
     return {
         "TableName": params["table_name"],
         "KeySchema": [{"AttributeName": key["name"], "KeyType": kind} for kind, key in keys],
@@ -439,7 +430,7 @@ def delete(module, client, params, before):
                          previous_stream_arn=before["stream_arn"])
     result.update(gone, table_arn=before["table_arn"])
     if module._diff:
-        result["diff"] = {"before": diff_view(before, STREAM_ENABLED_BY_TAG in before.get("tags", {})),
+        result["diff"] = {"before": diff_view(before, owns(before.get("tags"), STREAM_OWNER_TAG)),
                           "after": diff_view(gone, False, exists=False)}
     if module.check_mode:
         return result
@@ -464,8 +455,8 @@ def ensure(module, client, streams_client, params):
 
     before = stream_facts(table, table_name)
     tags = table_tags(client, before["table_arn"])
-    owned = STREAM_ENABLED_BY_TAG in tags
-    if params["state"] == "absent" and params["delete_table"] and TABLE_CREATED_BY_TAG in tags:
+    owned = owns(tags, STREAM_OWNER_TAG)
+    if params["state"] == "absent" and params["delete_table"] and owns(tags, TABLE_OWNER_TAG):
         return delete(module, client, params, dict(before, tags=tags))
 
     refusal = unowned_replacement_error(before, owned, params)
@@ -504,7 +495,7 @@ def ensure(module, client, streams_client, params):
         table = update_stream(client, table_name, True, params["view_type"])
     if steps["tag"]:
         client.tag_resource(aws_retry=True, ResourceArn=before["table_arn"],
-                            Tags=[{"Key": STREAM_ENABLED_BY_TAG, "Value": COLLECTION}])
+                            Tags=[{"Key": k, "Value": v} for k, v in STREAM_OWNER_TAG.items()])
     if steps["untag"]:
         client.untag_resource(aws_retry=True, ResourceArn=before["table_arn"], TagKeys=[STREAM_ENABLED_BY_TAG])
 
@@ -530,7 +521,7 @@ KEY_SPEC = dict(
 ARGUMENT_SPEC = dict(
     table_name=dict(type="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
-    view_type=dict(type="str", default="NEW_AND_OLD_IMAGES", choices=list(VIEW_TYPES)),
+    view_type=dict(type="str", default=DEFAULT_VIEW_TYPE, choices=list(VIEW_TYPES)),
     mark_owner=dict(type="bool", default=False),
     create_table=dict(type="dict", options=dict(
         hash_key=dict(type="dict", required=True, options=KEY_SPEC, no_log=False),

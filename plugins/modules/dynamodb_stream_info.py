@@ -127,20 +127,21 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import validate_table_name
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import STREAM_ENABLED_BY_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import reference_problems
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import describe_table
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import key_schema
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import stream_facts
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import table_tags
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import STREAM_OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
 
 
 def read(client, table_name):
     table = describe_table(client, table_name)
     facts = stream_facts(table, table_name)
     tags = table_tags(client, facts["table_arn"]) if table else {}
-    return dict(facts, table_exists=table is not None, table_tags=tags, owned=STREAM_ENABLED_BY_TAG in tags,
+    return dict(facts, table_exists=table is not None, table_tags=tags, owned=owns(tags, STREAM_OWNER_TAG),
                 key_schema=key_schema(table), stream_replaced=False, previous_stream_arn=None)
 
 
@@ -149,10 +150,9 @@ ARGUMENT_SPEC = dict(table_name=dict(type="str", required=True))
 
 def main():
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        validate_table_name(module.params["table_name"])
-    except ValueError as exc:
-        module.fail_json(msg="table_name: %s" % exc)
+    problems = reference_problems(module.params, required=("table_name",))
+    if problems:
+        module.fail_json(msg="; ".join(problems))
     client = module.client("dynamodb", retry_decorator=aws_retry())
     try:
         result = read(client, module.params["table_name"])

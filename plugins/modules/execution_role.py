@@ -80,11 +80,10 @@ options:
     elements: str
   owner_tag:
     description:
-      - Tags that mark a role as managed by the caller. With O(state=absent) only a role that carries all of them
-        (same values) is deleted. With O(state=present) they are added to a role this module creates.
-      - V({}) switches the ownership check off.
-    default: {"streamops:managed-by": "streamops.dynamodb_lambda"}
+      - Tags (one or more) that mark what this collection created. Added to the role with O(state=present);
+        with O(state=absent) only a role that carries every one of them, with the same value, is deleted.
     type: dict
+    default: {"streamops:managed-by": "streamops.dynamodb_lambda"}
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -211,9 +210,12 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import ansible_dict_to_boto3_tag_list
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import iam
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import not_owned_reason
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owner_tag_problems
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import tag_problems
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import with_owner
 
 # Right after CreateRole, other IAM calls may not see the role yet (eventual consistency): retry NoSuchEntity.
 NEW_ROLE_RETRY = aws_retry(retries=8, delay=1, max_delay=10, catch_extra_error_codes=["NoSuchEntity"])
@@ -257,8 +259,8 @@ def validate(params):
         problem = iam.check_policy_arn("managed_policy_arns[%d]" % index, arn)
         if problem:
             problems.append(problem)
-    problems.extend(iam.check_tags("tags", params["tags"]))
-    problems.extend(iam.check_tags("owner_tag", params["owner_tag"]))
+    problems.extend(tag_problems("tags", params["tags"]))
+    problems.extend(owner_tag_problems("owner_tag", params["owner_tag"]))
     return problems, parsed
 
 
@@ -274,16 +276,13 @@ def view(role_name, description, trust, boundary, tags, policy_name, policy, man
 
 
 def owner_problem(name, tags, owner_tag):
-    missing = ["%s=%s" % (k, v) for k, v in sorted(owner_tag.items()) if tags.get(k) != v]
-    if missing:
-        return "role %s does not carry tag %s: left alone" % (name, ", ".join(missing))
-    return None
+    reason = not_owned_reason("role %s" % name, tags, owner_tag)
+    return reason and reason + ": left alone"
 
 
 def create(module, client, params, parsed):
     name, policy_name = params["name"], params["policy_name"]
-    tags = dict(params["tags"] or {})
-    tags.update(params["owner_tag"])
+    tags = with_owner(params["tags"], params["owner_tag"])
     managed = sorted(set(params["managed_policy_arns"] or []))
     after = view(name, params["description"], parsed["trust"], params["permissions_boundary"] or None, tags,
                  policy_name, parsed.get("policy"), managed if params["managed_policy_arns"] is not None else None)
@@ -452,7 +451,7 @@ ARGUMENT_SPEC = dict(
     policy_name=dict(type="str"),
     policy_document=dict(type="json"),
     managed_policy_arns=dict(type="list", elements="str"),
-    owner_tag=dict(type="dict", default={MANAGED_BY_TAG: COLLECTION}),
+    owner_tag=dict(type="dict", default=dict(OWNER_TAG)),
 )
 
 

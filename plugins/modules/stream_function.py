@@ -88,9 +88,8 @@ options:
     default: true
   owner_tag:
     description:
-      - One tag (a dict with exactly one key) that marks what this collection created. Added to the function and
-        the log group with O(state=present); with O(state=absent) only a function or log group that carries it is
-        deleted.
+      - Tags (one or more) that mark what this collection created. Added to the function and the log group with O(state=present);
+        with O(state=absent) only a function or log group that carries every one of them, with the same value, is deleted.
     type: dict
     default: {"streamops:managed-by": "streamops.dynamodb_lambda"}
   log_retention_days:
@@ -533,9 +532,11 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import ROLE_ARN
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import build_arn
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import function_name_problem
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import log_group_arn_beside
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import unqualified_function_arn
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import code_s3
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import function_settings
@@ -543,21 +544,18 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_deployment_package
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import needs_bucket_problem
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import write_if_changed
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import missing_owner_tags
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owner_tag_problems
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import tag_problems
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import with_owner
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import retry_until_deadline
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_function_ready
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_lambda_enis_gone
 
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
-                  3653)
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/.+$")
-# Lambda's pattern for variable names, [a-zA-Z]([a-zA-Z0-9_])+: at least two characters.
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]+$")
-_RESERVED_ENV = re.compile(r"^(_HANDLER|_X_AMZN_TRACE_ID|AWS_REGION|AWS_DEFAULT_REGION|AWS_EXECUTION_ENV|AWS_LAMBDA_.*|"
-                           r"AWS_ACCESS_KEY|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|"
-                           r"LAMBDA_TASK_ROOT|LAMBDA_RUNTIME_DIR|AWS_XRAY_.*)$")
 # The settings UpdateFunctionConfiguration changes: (API field, result/diff key).
 CONFIG_FIELDS = (("Runtime", "runtime"), ("Handler", "handler"), ("Role", "role"), ("Description", "description"),
                  ("MemorySize", "memory_size"), ("Timeout", "timeout"))
@@ -609,11 +607,10 @@ def validate(params, region=None):
 
     region is the client's region, to check that layers are in it (None: not checked)."""
     problems = []
-    if not _NAME.match(params["name"] or ""):
-        problems.append("name: must be 1-64 letters, digits, '-' or '_' (got %r)" % (params["name"],))
-    owner = params["owner_tag"] or {}
-    if len(owner) != 1 or not all(isinstance(v, str) and v for v in owner.values()) or not all(owner):
-        problems.append("owner_tag: must be exactly one non-empty key: value (got %r)" % (owner,))
+    problem = function_name_problem(params["name"])
+    if problem:
+        problems.append("name: " + problem)
+    problems.extend(owner_tag_problems("owner_tag", params["owner_tag"]))
     problems.extend(function_settings.code_location_problems(params.get("s3_bucket"), params.get("s3_key_prefix")))
     eni_wait = params.get("eni_wait_timeout", function_settings.DEFAULT_ENI_WAIT_TIMEOUT)
     if isinstance(eni_wait, bool) or not isinstance(eni_wait, int) or not 0 <= eni_wait <= 7200:
@@ -624,34 +621,19 @@ def validate(params, region=None):
     for option in ("src", "handler", "runtime", "role"):
         if not params[option]:
             problems.append("%s: required when state is present" % option)
-    if params["role"] and not _ROLE_ARN.match(params["role"]):
+    if params["role"] and not ROLE_ARN.match(params["role"]):
         problems.append("role: must be an IAM role ARN, arn:aws:iam::<account>:role/<name> (got %r)"
                         % (params["role"],))
     if len(params["description"] or "") > 256:
         problems.append("description: at most 256 characters (got %d)" % len(params["description"]))
-    if not 128 <= params["memory_size"] <= 10240:
-        problems.append("memory_size: must be 128-10240 MB (got %s)" % params["memory_size"])
-    if not 1 <= params["timeout"] <= 900:
-        problems.append("timeout: must be 1-900 seconds (got %s)" % params["timeout"])
-    for key, value in params["environment_variables"].items():
-        if not _ENV_NAME.match(key):
-            problems.append("environment_variables: %r is not a valid name (a letter, then one or more letters, "
-                            "digits, _)" % key)
-        elif _RESERVED_ENV.match(key):
-            problems.append("environment_variables: %s is reserved by Lambda" % key)
-        if isinstance(value, (dict, list)) or value is None:
-            problems.append("environment_variables: the value of %s must be a string" % key)
-    for key in (params["tags"] or {}):
-        if str(key).lower().startswith("aws:"):
-            problems.append("tags: key %r uses the reserved prefix 'aws:'" % (key,))
-    if params["log_retention_days"] is not None and params["log_retention_days"] not in RETENTION_DAYS:
-        problems.append("log_retention_days: must be one of %s or null (got %s)"
-                        % (", ".join(str(d) for d in RETENTION_DAYS), params["log_retention_days"]))
+    problems.extend(function_settings.core_problems({option: params[option] for option in (
+        "memory_size", "timeout", "environment_variables", "log_retention_days")}))
+    problems.extend(tag_problems("tags", params["tags"]))
     if not 0 <= params["role_wait_timeout"] <= 3600:
         problems.append("role_wait_timeout: must be 0-3600 seconds (got %s)" % params["role_wait_timeout"])
     if not 1 <= params["wait_timeout"] <= 3600:
         problems.append("wait_timeout: must be 1-3600 seconds (got %s)" % params["wait_timeout"])
-    role = _ROLE_ARN.match(params["role"] or "")
+    role = ROLE_ARN.match(params["role"] or "")
     problems.extend(function_settings.problems(settings_of(params), region, role.group(1) if role else None,
                                                SETTING_OPTIONS))
     problems.extend(function_settings.alias_problems(params.get("alias"), params.get("alias_version")))
@@ -671,8 +653,8 @@ def environment(params):
 def desired_tags(params, current):
     """(tags the resource should carry, purge) with the owner tag always present and never purged."""
     if params["tags"] is None:
-        return dict(current or {}, **params["owner_tag"]), False
-    return dict(params["tags"], **params["owner_tag"]), params["purge_tags"]
+        return with_owner(current, params["owner_tag"]), False
+    return with_owner(params["tags"], params["owner_tag"]), params["purge_tags"]
 
 
 def apply_tags(current, wanted, purge):
@@ -973,9 +955,9 @@ def run_present(module, lam, logs, params, archive, package, s3=None):
     name = params["name"]
     group_name = (params.get("logging_config") or {}).get("log_group") or "/aws/lambda/" + name
     sha = package["sha256"]
-    partition, account = _ROLE_ARN.match(params["role"]).groups()
+    partition, account = ROLE_ARN.match(params["role"]).groups()
     # The function runs in its role's account (Lambda refuses a role of another account).
-    arn_if_created = "arn:%s:logs:%s:%s:log-group:%s" % (partition, lam.meta.region_name, account, group_name)
+    arn_if_created = build_arn(partition, "logs", lam.meta.region_name, account, "log-group:" + group_name)
     ops = []
     # The log group first, so Lambda never creates it without retention and tags.
     group_before, group_after, group_arn_value = ensure_log_group(module, logs, params, group_name, arn_if_created,
@@ -1035,8 +1017,7 @@ def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
     name = params["name"]
     vpc_subnets = function_settings.vpc_value(params.get("vpc_config"))["subnet_ids"]
     group_name = "/aws/lambda/" + name
-    [(owner_key, owner_value)] = params["owner_tag"].items()
-    ownership = "no tag %s=%s" % (owner_key, owner_value)
+    owner_tag = params["owner_tag"]
     ops, deleted, not_owned = [], [], []
     before, after = {}, {}
 
@@ -1049,7 +1030,7 @@ def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
         before["function"] = function_view(conf, tags)
         # The function's own subnets: the ones Lambda made interfaces in, whatever the caller now asks for.
         vpc_subnets = sorted((conf.get("VpcConfig") or {}).get("SubnetIds") or []) or vpc_subnets
-        if tags.get(owner_key) == owner_value:
+        if owns(tags, owner_tag):
             if not module.check_mode:
                 try:
                     lam.delete_function(aws_retry=True, FunctionName=name)
@@ -1058,11 +1039,10 @@ def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
             ops.append("lambda:DeleteFunction")
             deleted.append("function %s" % name)
         else:
-            not_owned.append("function %s (%s)" % (name, ownership))
+            not_owned.append("function %s (no tag %s)" % (name, ", ".join(missing_owner_tags(tags, owner_tag))))
             after["function"] = before["function"]
         # The log group lives in the function's partition, region and account: its ARN needs no extra read.
-        parts = conf["FunctionArn"].split(":")
-        arn = "arn:%s:logs:%s:%s:log-group:%s" % (parts[1], parts[3], parts[4], group_name)
+        arn = log_group_arn_beside(conf["FunctionArn"], group_name)
         tags = log_group_tags(logs, arn)
         if not tags:
             # Not found, or found without tags (some endpoints answer {} for a missing group): tell them apart.
@@ -1075,7 +1055,7 @@ def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
 
     if tags is not None:
         before["log_group"] = {"log_group_name": group_name, "tags": tags}
-        if tags.get(owner_key) == owner_value:
+        if owns(tags, owner_tag):
             if not module.check_mode:
                 try:
                     logs.delete_log_group(aws_retry=True, logGroupName=group_name)
@@ -1084,7 +1064,7 @@ def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
             ops.append("logs:DeleteLogGroup")
             deleted.append("log group %s" % group_name)
         else:
-            not_owned.append("log group %s (%s)" % (group_name, ownership))
+            not_owned.append("log group %s (no tag %s)" % (group_name, ", ".join(missing_owner_tags(tags, owner_tag))))
             after["log_group"] = before["log_group"]
 
     if s3 is not None:
@@ -1100,7 +1080,8 @@ def run_absent(module, lam, logs, params, s3=None, ec2_client=None):
                 code_s3.delete_object(s3, bucket, key)
             ops.append("s3:DeleteObject")
             deleted.append("s3 object s3://%s/%s" % (bucket, key))
-        not_owned.extend("s3 object s3://%s/%s (%s)" % (bucket, key, ownership) for key in others)
+        not_owned.extend("s3 object s3://%s/%s (no tag %s)" % (bucket, key, ", ".join(missing_owner_tags({}, owner_tag)))
+                         for key in others)
 
     waited = False
     eni_timeout = params.get("eni_wait_timeout", function_settings.DEFAULT_ENI_WAIT_TIMEOUT)
@@ -1136,7 +1117,7 @@ ARGUMENT_SPEC = dict(
     environment_variables=dict(type="dict", default={}),
     tags=dict(type="dict"),
     purge_tags=dict(type="bool", default=True),
-    owner_tag=dict(type="dict", default={MANAGED_BY_TAG: COLLECTION}),
+    owner_tag=dict(type="dict", default=dict(OWNER_TAG)),
     log_retention_days=dict(type="int"),
     package_path=dict(type="path"),
     role_wait_timeout=dict(type="int", default=120),

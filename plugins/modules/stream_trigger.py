@@ -314,11 +314,13 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import event_source_mapping as esm
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import table_arn_beside
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import table_arn_of_stream
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import COLLECTION
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import MANAGED_BY_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import describe_table
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import stream_facts
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import stringified
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import with_owner
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 
 
@@ -375,9 +377,9 @@ def desired_tags(params, current_tags):
     """Tags the mapping should carry, or None when tags are unmanaged and the mapping exists."""
     if params["tags"] is None:
         return None
-    wanted = dict(params["tags"])
-    if current_tags is None or MANAGED_BY_TAG in current_tags:
-        wanted.setdefault(MANAGED_BY_TAG, COLLECTION)
+    wanted = stringified(params["tags"])
+    if current_tags is None or owns(current_tags):
+        wanted = dict(OWNER_TAG, **wanted)
     return wanted
 
 
@@ -428,7 +430,7 @@ def ensure_present(module, client, found, function_arn, target, params):
     creating = mapping is None or recreate
     if creating:
         # Unmanaged tags follow a replaced mapping; a brand new one carries at least the ownership tag.
-        create_tags = wanted_tags if wanted_tags is not None else dict(before_tags or {}, **{MANAGED_BY_TAG: COLLECTION})
+        create_tags = wanted_tags if wanted_tags is not None else with_owner(before_tags)
     to_delete = stale + ([mapping] if recreate else [])
     changed = creating or bool(changes) or bool(tags_to_set) or bool(tags_to_unset) or bool(to_delete)
 
@@ -513,24 +515,24 @@ ARGUMENT_SPEC = dict(
     table_name=dict(type="str"),
     stream_arn=dict(type="str"),
     state=dict(type="str", default="present", choices=["present", "absent"]),
-    batch_size=dict(type="int", default=100),
-    maximum_batching_window=dict(type="int", default=0),
-    starting_position=dict(type="str", default="LATEST", choices=list(esm.STARTING_POSITIONS)),
-    parallelization_factor=dict(type="int", default=1),
-    bisect_batch_on_function_error=dict(type="bool", default=False),
-    maximum_retry_attempts=dict(type="int", default=-1),
-    maximum_record_age=dict(type="int", default=-1),
+    batch_size=dict(type="int", default=esm.DEFAULTS["batch_size"]),
+    maximum_batching_window=dict(type="int", default=esm.DEFAULTS["maximum_batching_window"]),
+    starting_position=dict(type="str", default=esm.DEFAULTS["starting_position"], choices=list(esm.STARTING_POSITIONS)),
+    parallelization_factor=dict(type="int", default=esm.DEFAULTS["parallelization_factor"]),
+    bisect_batch_on_function_error=dict(type="bool", default=esm.DEFAULTS["bisect_batch_on_function_error"]),
+    maximum_retry_attempts=dict(type="int", default=esm.DEFAULTS["maximum_retry_attempts"]),
+    maximum_record_age=dict(type="int", default=esm.DEFAULTS["maximum_record_age"]),
     on_failure_destination=dict(type="str"),
-    tumbling_window=dict(type="int", default=0),
-    report_batch_item_failures=dict(type="bool", default=False),
-    filters=dict(type="list", elements="raw", default=[]),
+    tumbling_window=dict(type="int", default=esm.DEFAULTS["tumbling_window"]),
+    report_batch_item_failures=dict(type="bool", default=esm.DEFAULTS["report_batch_item_failures"]),
+    filters=dict(type="list", elements="raw", default=list(esm.DEFAULTS["filters"])),
     kms_key_arn=dict(type="str", no_log=False),
-    metrics=dict(type="list", elements="str", default=[], choices=list(esm.METRICS)),
-    enabled=dict(type="bool", default=True),
+    metrics=dict(type="list", elements="str", default=list(esm.DEFAULTS["metrics"]), choices=list(esm.METRICS)),
+    enabled=dict(type="bool", default=esm.DEFAULTS["enabled"]),
     tags=dict(type="dict"),
-    purge_tags=dict(type="bool", default=True),
-    wait=dict(type="bool", default=True),
-    wait_timeout=dict(type="int", default=300),
+    purge_tags=dict(type="bool", default=esm.DEFAULTS["purge_tags"]),
+    wait=dict(type="bool", default=esm.DEFAULTS["wait"]),
+    wait_timeout=dict(type="int", default=esm.DEFAULTS["wait_timeout"]),
 )
 
 

@@ -108,26 +108,15 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import normali
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import event_source_mapping as esm
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import is_stream_of_table
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_function_ref
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_stream_arn
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import same_function
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import table_arn_beside
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import validate_table_name
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import reference_problems
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import describe_table
 
 
 def validate(params):
-    errors = []
-    checks = (("function_name", parse_function_ref), ("table_name", validate_table_name),
-              ("stream_arn", parse_stream_arn))
-    for option, check in checks:
-        if params.get(option) is not None:
-            try:
-                check(params[option])
-            except ValueError as exc:
-                errors.append("%s: %s" % (option, exc))
-    return errors
+    return reference_problems(params)
 
 
 def find(client, ddb, params):

@@ -214,14 +214,17 @@ def test_absent_only_with_the_owner_tag(run_module, sandbox, aws):
     assert calls(sandbox) == ({"iam:GetRole": 1}, 0)
     assert iam.get_role(RoleName=ROLE)["Role"]["RoleName"] == ROLE
 
-    # A different owner tag, or a wrong value, is not ownership either; an empty owner_tag turns the check off.
+    # A different owner tag, or a wrong value, is not ownership either; an empty owner_tag is refused (there is no
+    # switch that deletes what carries no ownership tag), the role's own tag as owner_tag deletes it.
     assert run_module("execution_role", role_name=ROLE, state="absent", owner_tag={"owner": "us"})["changed"] is False
     planned = run_module("execution_role", role_name=ROLE, state="absent", owner_tag={"owner": "someone-else"},
                          check=True, diff=True)
     assert planned["changed"] is True and planned["diff"]["after"] == {}
     assert planned["diff"]["before"]["tags"] == {"owner": "someone-else"}
     assert iam.get_role(RoleName=ROLE)["Role"]["RoleName"] == ROLE  # check mode deleted nothing
-    gone = run_module("execution_role", role_name=ROLE, state="absent", owner_tag={})
+    refused = run_module("execution_role", role_name=ROLE, state="absent", owner_tag={})
+    assert refused.get("failed") is True and refused["msg"].startswith("owner_tag:"), refused
+    gone = run_module("execution_role", role_name=ROLE, state="absent", owner_tag={"owner": "someone-else"})
     assert gone["changed"] is True and iam.list_roles()["Roles"] == []
 
     # Nothing to delete: no change, one read.

@@ -114,6 +114,7 @@ def test_an_execution_role_module_error_names_the_role_variable(run_playbook, sa
         "role_under_test": "execution_role", "execution_role_name": "fn role!", "execution_role_function_name": "fn",
         "execution_role_stream_arn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2024-01-01T00:00:00.000"})
     assert proc.returncode != 0
-    assert "execution_role_name: 'fn role!' is not a valid IAM role name" in output(proc), proc.stdout[-4000:]
+    assert ("execution_role_name: must be an IAM role name (1-64 characters: letters, digits and +=,.@_-), got "
+            "'fn role!'") in output(proc), proc.stdout[-4000:]
     assert proc.stdout.count("fatal: [localhost]") == 1, proc.stdout[-4000:]
     assert sandbox.stats()["writes"] == 0

@@ -696,6 +696,8 @@ class FakeS3(FakeClient):
         kwargs = self._record("delete_object", kwargs)
         self._bucket(kwargs["Bucket"], "DeleteObject").pop(kwargs["Key"], None)
         return {}
+
+
 class FakeEC2(FakeClient):
     """DescribeNetworkInterfaces over the interfaces Lambda made
     (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html): filters by

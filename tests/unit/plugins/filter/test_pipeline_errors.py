@@ -58,6 +58,12 @@ def test_field_errors(entry, expected):
      " (2 characters)"),
     ("a b", "role_name", "must be an IAM role name (1-64 characters: letters, digits and +=,.@_-), got 'a b' (3 characters)"),
     ("my-queue", "on_failure_destination", "must be an SQS queue or SNS topic ARN, got 'my-queue'"),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/t", "stream_arn", "must be a DynamoDB stream ARN "
+     "(arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>), got 'arn:aws:dynamodb:us-east-1:123456789012:"
+     "table/t'"),
+    (None, "stream_arn", "must be a DynamoDB stream ARN (arn:aws:dynamodb:<region>:<account>:table/<table>/stream/"
+     "<label>), got nothing"),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/label", "stream_arn", ""),
     ("arn:aws:s3:::k", "kms_key_arn", "must be a KMS key ARN, got 'arn:aws:s3:::k'"),
     ("Lambda_demo_DynamoDB_stream", "function_name", ""),
     ("users_post", "table_name", ""),

@@ -86,3 +86,36 @@ def test_validate_table_name(name, ok):
     else:
         with pytest.raises(ValueError, match="not a valid DynamoDB table name"):
             arns.validate_table_name(name)
+
+
+STREAM_ARN = "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/users_post/stream/2024-01-01T00:00:00.000"
+
+
+def test_arn_beside_keeps_partition_account_and_region_and_drops_the_region_for_iam():
+    assert arns.arn_beside(STREAM_ARN, "logs", "log-group:/aws/lambda/fn") == \
+        "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/fn"
+    assert arns.log_group_arn_beside(STREAM_ARN, "/aws/lambda/fn") == \
+        "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/fn"
+    assert arns.arn_beside(STREAM_ARN, "iam", "role/r") == "arn:aws-cn:iam::123456789012:role/r"
+    assert arns.arn_beside(STREAM_ARN, "lambda", "function:f", region="eu-west-1") == \
+        "arn:aws-cn:lambda:eu-west-1:123456789012:function:f"
+    with pytest.raises(ValueError):
+        arns.arn_beside("users_post", "logs", "log-group:x")
+
+
+def test_placeholders_are_marked_and_real_arns_are_not():
+    table = arns.placeholder_table_arn("users_post")
+    stream = arns.placeholder_stream_arn(table)
+    function = arns.placeholder_function_arn("fn", "arn:aws:iam::123456789012:role/r")
+    assert table == "arn:aws:dynamodb:check-mode:000000000000:table/users_post"
+    assert stream == table + "/stream/check-mode-placeholder"
+    assert function == "arn:aws:lambda:check-mode:123456789012:function:fn"
+    # A placeholder still parses as what it stands for, so the next roles can plan with it.
+    assert arns.parse_stream_arn(stream)[1] == "users_post"
+    assert arns.parse_function_ref(function).name == "fn"
+    assert all(arns.is_placeholder(arn) for arn in (table, stream, function))
+    # A real table's stream before it is enabled: only the label marks it.
+    assert arns.is_placeholder(arns.placeholder_stream_arn("arn:aws:dynamodb:us-east-1:123456789012:table/t"))
+    assert not arns.is_placeholder(STREAM_ARN)
+    assert not arns.is_placeholder("arn:aws:lambda:us-east-1:123456789012:function:fn")
+    assert not arns.is_placeholder("fn")

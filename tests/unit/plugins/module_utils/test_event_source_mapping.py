@@ -147,10 +147,17 @@ def test_valid_params_have_no_errors():
 
 def test_pattern_length_limit_counts_the_sent_text():
     long_value = "x" * 4090
-    ok = {"k": long_value[:4096 - len('{"k":""}')]}
+    ok = {"k": [long_value[:4096 - len('{"k":[""]}')]]}
     assert esm.validate_params(params(filters=[ok])) == []
-    errors = esm.validate_params(params(filters=[{"k": long_value + "yy"}]))
-    assert errors and errors[0].startswith("filters[0]") and "4096" in errors[0]
+    errors = esm.validate_params(params(filters=[{"k": [long_value + "yy"]}]))
+    assert len(errors) == 1 and errors[0].startswith("filters[0]") and "4096" in errors[0]
+
+
+def test_the_module_checks_a_patterns_shape_as_the_pipelines_role_does():
+    """One check for both (pattern_problems): a bare value where Lambda wants an array of alternatives."""
+    errors = esm.validate_params(params(filters=[{"eventName": "INSERT"}, {"$or": [{"a": ["b"]}]}]))
+    assert errors == ["filters[0]: field eventName must be an array of values to match (or an object), got str INSERT",
+                      "filters[1]: field $or must be an array of at least two patterns (objects)"]
 
 
 # --- AWS calls with fake clients ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ BASE = {"region": "us-east-1", "access_key": "UNITTESTACCESSKEY", "secret_key": 
 
 @pytest.mark.parametrize("args, option, fragment", [
     ({"table_name": "x"}, "table_name", "3-255 characters"),
-    ({"table_name": "bad name!"}, "table_name", "is invalid"),
+    ({"table_name": "bad name!"}, "table_name", "must be a DynamoDB table name"),
     ({"table_name": "users"}, "item", "item is required when state is present"),
     ({"table_name": "users", "state": "absent"}, "key", "give key (or item"),
     ({"table_name": "users", "state": "gone"}, "state", "one of: present, absent"),

@@ -45,7 +45,7 @@ def base(src):
     ({"environment_variables": {"OK": {"nested": 1}}}, "environment_variables"),
     ({"tags": {"aws:owner": "x"}}, "tags"),
     ({"owner_tag": {}}, "owner_tag"),
-    ({"owner_tag": {"a": "1", "b": "2"}}, "owner_tag"),
+    ({"owner_tag": {"aws:owner": "x"}}, "owner_tag"),
     ({"owner_tag": {"a": ""}}, "owner_tag"),
     ({"log_retention_days": 2}, "log_retention_days"),
     ({"log_retention_days": 0}, "log_retention_days"),
