@@ -50,6 +50,12 @@ options:
     description: Seconds to wait for everything, 1-3600.
     default: 300
     type: int
+  msg_prefix:
+    description:
+      - Text put before every failure message, so a play over many pipelines says which one failed in a single
+        task (the collection's playbooks pass C(streamops_pipelines[<index>] (<name>): )).
+    default: ""
+    type: str
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -217,20 +223,22 @@ ARGUMENT_SPEC = dict(
         state=dict(type="str", default="Enabled", choices=["Enabled", "Disabled", "absent"]),
     )),
     wait_timeout=dict(type="int", default=300),
+    msg_prefix=dict(type="str", default=""),
 )
 
 
 def main():
     module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    prefix = module.params["msg_prefix"]
     if not 1 <= module.params["wait_timeout"] <= 3600:
-        module.fail_json(msg="wait_timeout: must be 1-3600 seconds (got %s)" % module.params["wait_timeout"])
+        module.fail_json(msg=prefix + "wait_timeout: must be 1-3600 seconds (got %s)" % module.params["wait_timeout"])
     client = module.client("lambda", retry_decorator=aws_retry())
     try:
         result = run(client, module.params, module.check_mode)
     except (WaitFailed, WaitTimeout) as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=prefix + str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        module.fail_json_aws(exc, msg="failed to read the pipeline's function and mappings")
+        module.fail_json_aws(exc, msg=prefix + "failed to read the pipeline's function and mappings")
     module.exit_json(**result)
 
 
