@@ -53,7 +53,8 @@ options:
   msg_prefix:
     description:
       - Text put before every failure message, so a play over many pipelines says which one failed in a single
-        task (the collection's playbooks pass C(streamops_pipelines[<index>] (<name>): )).
+        task. The collection's playbooks pass C(streamops_pipelines[<index>] (<name>)) followed by a colon and a
+        space.
     default: ""
     type: str
 extends_documentation_fragment:
