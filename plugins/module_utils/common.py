@@ -2,18 +2,9 @@
 # Copyright: contributors to streamops.dynamodb_lambda
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Code every module of this collection shares: the retry decorator, time parsing, polling.
+"""Code every module of this collection shares: the retry decorator, time parsing.
 
-Polling API (the only place the collection sleeps; ``waiters.py`` builds on it)::
-
-    deadline = Deadline(timeout)            # deadline.remaining(), deadline.expired
-    value = poll_until(fn, timeout)         # calls fn() until it returns something truthy
-    value = poll_until(fn, timeout, done=lambda v: v["State"] == "Enabled")
-
-``poll_until`` always calls ``fn`` at least once, sleeps ``initial`` seconds after the first miss and multiplies
-the delay by ``factor`` up to ``max_delay``; it never sleeps past the deadline and makes one last call at the
-deadline. When the deadline passes it raises ``PollTimeout`` whose ``last`` is ``fn``'s last return value, so a
-caller can say what was still missing. Exceptions raised by ``fn`` propagate unchanged.
+Waiting (polling state, retrying within a deadline) lives in ``waiters.py``.
 """
 
 from __future__ import annotations
@@ -118,54 +109,3 @@ def _epoch_ms(number):
     if number >= _EPOCH_MS_THRESHOLD:
         return int(number)
     return int(round(number * 1000))
-
-
-# --- polling --------------------------------------------------------------------------------------------------
-
-class PollTimeout(TimeoutError):
-    """The deadline passed before the condition held. ``last`` is the last value seen, ``attempts`` the calls."""
-
-    def __init__(self, message, last=None, attempts=0):
-        super().__init__(message)
-        self.last = last
-        self.attempts = attempts
-
-
-class Deadline:
-    """A point in monotonic time *timeout* seconds from now."""
-
-    def __init__(self, timeout, clock=time.monotonic):
-        self._clock = clock
-        self.timeout = float(timeout)
-        self.at = clock() + self.timeout
-
-    def remaining(self):
-        return max(0.0, self.at - self._clock())
-
-    @property
-    def expired(self):
-        return self._clock() >= self.at
-
-
-def poll_until(fn, timeout, initial=0.2, factor=1.5, max_delay=5, done=bool, sleep=time.sleep,
-               clock=time.monotonic):
-    """Call *fn* until ``done(result)`` holds and return that result; raise PollTimeout after *timeout* seconds.
-
-    *sleep* and *clock* are injectable so tests can run the backoff without waiting.
-    """
-    if factor < 1:
-        raise ValueError("factor must be >= 1, got %r" % (factor,))
-    deadline = Deadline(timeout, clock=clock)
-    delay = max(0.0, float(initial))
-    attempts = 0
-    while True:
-        value = fn()
-        attempts += 1
-        if done(value):
-            return value
-        remaining = deadline.remaining()
-        if remaining <= 0:
-            raise PollTimeout("condition not met within %s seconds (%d attempts)" % (timeout, attempts),
-                              last=value, attempts=attempts)
-        sleep(min(delay, remaining))
-        delay = min(delay * factor, max_delay) if delay else min(0.05, max_delay)

@@ -27,7 +27,8 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import error_code
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_mapping_busy_error
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_state
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import MAPPING
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_until
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import retry_until_deadline
 
 STABLE_STATES = ("Enabled", "Disabled")
@@ -352,8 +353,8 @@ def wait_stable(client, uuid, timeout, want_state=None):
     Returns the mapping, or None if it disappeared meanwhile.
     """
     wanted = (want_state,) if want_state else STABLE_STATES
-    return poll_state(lambda: get_mapping(client, uuid), timeout,
-                      lambda m: m is None or m.get("State") in wanted,
+    return poll_until(lambda: get_mapping(client, uuid), timeout,
+                      lambda m: m is None or m.get("State") in wanted, MAPPING,
                       "event source mapping %s to be %s" % (uuid, " or ".join(wanted)),
                       lambda m: (m or {}).get("State", "gone"))
 
@@ -361,7 +362,7 @@ def wait_stable(client, uuid, timeout, want_state=None):
 def wait_gone(client, uuid, timeout):
     """Deleting lasts a while, and the same function+source cannot be mapped again until it ends
     (ResourceConflictException)."""
-    poll_state(lambda: get_mapping(client, uuid), timeout, lambda m: m is None,
+    poll_until(lambda: get_mapping(client, uuid), timeout, lambda m: m is None, MAPPING,
                "event source mapping %s to be deleted" % uuid, lambda m: (m or {}).get("State", "gone"))
 
 

@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_state
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import TABLE
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_until
 
 VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
 # The walkthrough's choice (DynamoDB has no default: StreamViewType is required when a stream is enabled).
@@ -60,8 +61,8 @@ def wait_table_active(client, table_name, timeout):
 
     Returns the table (None if it disappeared while waiting).
     """
-    return poll_state(lambda: describe_table(client, table_name), timeout,
-                      lambda t: t is None or t.get("TableStatus") == "ACTIVE",
+    return poll_until(lambda: describe_table(client, table_name), timeout,
+                      lambda t: t is None or t.get("TableStatus") == "ACTIVE", TABLE,
                       "table %s to be ACTIVE" % table_name, lambda t: (t or {}).get("TableStatus", "missing"))
 
 
@@ -70,7 +71,7 @@ def wait_stream_enabled(streams_client, stream_arn, timeout):
     def read():
         return streams_client.describe_stream(aws_retry=True, StreamArn=stream_arn)["StreamDescription"]
 
-    return poll_state(read, timeout, lambda d: d.get("StreamStatus") in ("ENABLED", "DISABLED"),
+    return poll_until(read, timeout, lambda d: d.get("StreamStatus") in ("ENABLED", "DISABLED"), TABLE,
                       "stream %s to be ENABLED" % stream_arn, lambda d: (d or {}).get("StreamStatus"))
 
 
@@ -90,5 +91,5 @@ def table_tags(client, table_arn):
 
 def wait_table_gone(client, table_name, timeout):
     """DeleteTable answers DELETING; a table of the same name cannot be created until the old one is gone."""
-    return poll_state(lambda: describe_table(client, table_name), timeout, lambda t: t is None,
+    return poll_until(lambda: describe_table(client, table_name), timeout, lambda t: t is None, TABLE,
                       "table %s to be deleted" % table_name, lambda t: (t or {}).get("TableStatus", "missing"))

@@ -202,10 +202,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.exceptions import AnsibleAWSError
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import PollTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import parse_time
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import poll_until
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import LOGS
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_until
 
 LOG_GROUP_NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
 MAX_PAGE = 10000  # FilterLogEvents' own limit per call
@@ -383,10 +384,10 @@ def collect(client, query, sleep=time.sleep, clock=time.monotonic):
     if not waiting:
         return dict(read_state(client, query), timed_out=False)
     try:
-        state = poll_until(lambda: read_state(client, query), query["wait_timeout"], initial=0.5, factor=1.5,
-                           max_delay=5, done=lambda s: s["matched"], sleep=sleep, clock=clock)
+        state = poll_until(lambda: read_state(client, query), query["wait_timeout"], done=lambda s: s["matched"],
+                           schedule=LOGS, sleep=sleep, clock=clock)
         return dict(state, timed_out=False)
-    except PollTimeout as e:
+    except WaitTimeout as e:
         return dict(e.last, timed_out=True)
 
 

@@ -18,8 +18,8 @@ description:
   - A freshly created or changed execution role is not usable at once (C(The role defined for the function cannot
     be assumed by Lambda), C(The execution role does not have permissions ...)). Only those errors are retried,
     with backoff, within O(role_wait_timeout).
-  - After a create or an update, and before any further update, the module polls until the function's C(State)
-    is C(Active) and its C(LastUpdateStatus) is C(Successful), within O(wait_timeout).
+  - After a create or an update (unless O(wait=false)), and before any further update, the module polls until the
+    function's C(State) is C(Active) and its C(LastUpdateStatus) is C(Successful), within O(wait_timeout).
   - With O(state=absent), deletes the function and then the log group, each only if it carries O(owner_tag); what
     does not carry it is left alone and reported in RV(not_owned).
   - Runs where the task runs. The source directory is read on that host (as M(amazon.aws.lambda) reads
@@ -108,6 +108,15 @@ options:
     description: Seconds to keep retrying while Lambda cannot assume the execution role (IAM propagation), 0-3600.
     type: int
     default: 120
+  wait:
+    description:
+      - Wait until the function is C(Active) with its last update C(Successful) after a create or an update.
+      - V(false) returns as soon as Lambda accepted the write (RV(state) C(Pending) or RV(last_update_status)
+        C(InProgress)), so a later task can wait for many functions at once (as M(streamops.dynamodb_lambda.pipeline_wait)
+        does in the collection's playbooks). Waits that a later call of this module needs (an update after an
+        update, reserved concurrency, an alias's new version) happen regardless.
+    type: bool
+    default: true
   wait_timeout:
     description: Seconds to wait for the function to be C(Active) with its last update C(Successful), 1-3600.
     type: int
@@ -550,10 +559,11 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import tag_problems
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import with_owner
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitFailed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import retry_until_deadline
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_function_ready
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_function_usable
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import wait_lambda_enis_gone
 
 # The settings UpdateFunctionConfiguration changes: (API field, result/diff key).
@@ -754,13 +764,19 @@ def ensure_log_group(module, logs, params, name, arn_if_created, ops):
 
 
 def checked_ready(lam, name, timeout):
-    """Wait for Active / Successful (pitfall 4); a Failed state is an error with Lambda's reason."""
-    conf = wait_function_ready(lam, name, timeout)
-    if conf.get("State") == "Failed":
-        raise FunctionError("function %s failed to become Active: %s" % (name, conf.get("StateReason")))
-    if conf.get("LastUpdateStatus") == "Failed":
-        raise FunctionError("the last update of function %s failed: %s"
-                            % (name, conf.get("LastUpdateStatusReason")))
+    """Wait for Active / Successful: Lambda refuses the next update before that; a Failed state is an error with
+    Lambda's reason."""
+    try:
+        return wait_function_usable(lam, name, timeout)
+    except WaitFailed as exc:
+        raise FunctionError(str(exc)) from None
+
+
+def settled(lam, params, conf, needed):
+    """The configuration once the function is ready, when *needed* by a later call or asked for with wait;
+    otherwise the write's answer as it is (Pending / InProgress), for a later task to wait on."""
+    if needed or params["wait"]:
+        return checked_ready(lam, params["name"], params["wait_timeout"])
     return conf
 
 
@@ -842,10 +858,11 @@ def ensure_function(module, lam, params, archive, sha, ops, stage=None):
         if module.check_mode:
             put_concurrency(wanted_settings["reserved_concurrency"], None)
             return {}, after, None
-        with_role_retry(lam.create_function, FunctionName=name, Code=code, PackageType="Zip",
-                        Publish=False, Environment={"Variables": env}, Tags=tags,
-                        **dict(wanted_config, **function_settings.create_fields(wanted_settings)))
-        conf = checked_ready(lam, name, params["wait_timeout"])
+        conf = with_role_retry(lam.create_function, FunctionName=name, Code=code, PackageType="Zip",
+                               Publish=False, Environment={"Variables": env}, Tags=tags,
+                               **dict(wanted_config, **function_settings.create_fields(wanted_settings)))
+        # Reserved concurrency and an alias's PublishVersion are refused while the function is Pending.
+        conf = settled(lam, params, conf, wanted_settings["reserved_concurrency"] is not None or bool(params["alias"]))
         check_code(conf, sha, code)
         put_concurrency(wanted_settings["reserved_concurrency"], None)
         return {}, after, conf
@@ -885,17 +902,21 @@ def ensure_function(module, lam, params, archive, sha, ops, stage=None):
         put_concurrency(wanted_settings["reserved_concurrency"], current_settings["reserved_concurrency"])
         return before, after, conf
     arn = unqualified_function_arn(conf["FunctionArn"])
+    # What follows an update and is refused while it is in progress: a reservation change, an alias's publish.
+    needs_ready_after = (wanted_settings["reserved_concurrency"] != current_settings["reserved_concurrency"]
+                         or bool(params["alias"]))
     if config_changes:
         if busy(conf):
             conf = checked_ready(lam, name, params["wait_timeout"])
-        with_role_retry(lam.update_function_configuration, FunctionName=name, **config_changes)
-        conf = checked_ready(lam, name, params["wait_timeout"])
+        conf = with_role_retry(lam.update_function_configuration, FunctionName=name, **config_changes)
+        if not code_changed:
+            conf = settled(lam, params, conf, needs_ready_after)
     if code_changed:
         if busy(conf):
             conf = checked_ready(lam, name, params["wait_timeout"])
-        lam.update_function_code(aws_retry=True, FunctionName=name, Publish=False,
-                                 Architectures=[wanted_settings["architecture"]], **code)
-        conf = checked_ready(lam, name, params["wait_timeout"])
+        conf = lam.update_function_code(aws_retry=True, FunctionName=name, Publish=False,
+                                        Architectures=[wanted_settings["architecture"]], **code)
+        conf = settled(lam, params, conf, needs_ready_after)
         check_code(conf, sha, code)
     put_concurrency(wanted_settings["reserved_concurrency"], current_settings["reserved_concurrency"])
     if to_set:
@@ -1121,6 +1142,7 @@ ARGUMENT_SPEC = dict(
     log_retention_days=dict(type="int"),
     package_path=dict(type="path"),
     role_wait_timeout=dict(type="int", default=120),
+    wait=dict(type="bool", default=True),
     wait_timeout=dict(type="int", default=300),
     # No choices here: function_settings.problems() checks them and words every message after the option.
     architecture=dict(type="str", default=function_settings.DEFAULT_ARCHITECTURE),

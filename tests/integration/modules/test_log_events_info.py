@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import poll_until
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import Schedule, poll_until
 
 GROUP = "/aws/lambda/probe"
 
@@ -133,7 +133,8 @@ def _write_after_first_read(sandbox, logs, events, group=GROUP):
 
     def writer():
         try:
-            poll_until(lambda: sandbox.stats()["calls"].get("logs:FilterLogEvents", 0) >= 1, 30, initial=0.05)
+            poll_until(lambda: sandbox.stats()["calls"].get("logs:FilterLogEvents", 0) >= 1, 30,
+                       schedule=Schedule(0.05, 1.5, 1))
             put(logs, "2024/05/03/[$LATEST]late", events, group=group)
         except Exception as exc:  # surfaced by the test below
             errors.append(exc)

@@ -44,17 +44,16 @@ class FakeClock:
 def clock(monkeypatch):
     """Every poll and retry of the collection sleeps on a FakeClock, so a five-minute wait takes no time.
 
-    poll_until and retry_until_deadline take ``sleep``/``clock`` as defaults bound when they were defined, so
-    patching time.sleep alone would not reach them: their defaults are swapped. time.sleep is patched too, for
-    AWSRetry's backoff (the throttling and IAM-propagation decorators).
+    waiters.poll_until (the one loop every wait and retry runs) takes ``sleep``/``clock`` as defaults bound when
+    it was defined, so patching time.sleep alone would not reach it: its defaults are swapped. time.sleep is
+    patched too, for AWSRetry's backoff (the throttling and IAM-propagation decorators).
     """
-    from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import common
     from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import waiters
 
     fake = FakeClock()
     swap = {time.sleep: fake.sleep, time.monotonic: fake}
-    for fn in (common.poll_until, waiters.retry_until_deadline):
-        monkeypatch.setattr(fn, "__defaults__", tuple(swap.get(d, d) for d in fn.__defaults__))
+    fn = waiters.poll_until
+    monkeypatch.setattr(fn, "__defaults__", tuple(swap.get(d, d) for d in fn.__defaults__))
     monkeypatch.setattr(time, "sleep", fake.sleep)
     return fake
 

@@ -1,4 +1,4 @@
-"""module_utils/common: retry decorator, time parsing, polling with backoff inside a deadline."""
+"""module_utils/common: retry decorator, time parsing."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import common
-from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import (
-    Deadline,
-    PollTimeout,
-    parse_time,
-    poll_until,
-)
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import parse_time
 
 NOW = 1_714_564_800_000  # 2024-05-01T12:00:00Z
 
@@ -125,56 +120,3 @@ def test_aws_retry_adds_extra_codes(monkeypatch):
         return "ok"
 
     assert propagating() == "ok"
-
-
-def test_deadline():
-    clock = FakeClock()
-    deadline = Deadline(5, clock=clock)
-    assert deadline.remaining() == 5 and not deadline.expired
-    clock.t += 6
-    assert deadline.remaining() == 0 and deadline.expired
-
-
-def test_poll_until_returns_first_truthy_value_with_backoff():
-    clock = FakeClock()
-    answers = iter([None, [], 0, {"State": "Enabled"}])
-    value = poll_until(lambda: next(answers), 60, initial=0.2, factor=2, max_delay=0.5,
-                       sleep=clock.sleep, clock=clock)
-    assert value == {"State": "Enabled"}
-    assert clock.sleeps == [0.2, 0.4, 0.5]
-
-
-def test_poll_until_custom_done_predicate():
-    clock = FakeClock()
-    states = iter(["Creating", "Enabling", "Enabled"])
-    assert poll_until(lambda: next(states), 60, done=lambda s: s == "Enabled", sleep=clock.sleep,
-                      clock=clock) == "Enabled"
-
-
-def test_poll_until_times_out_with_last_value_and_never_oversleeps():
-    clock = FakeClock()
-    counter = iter(range(1000))
-    with pytest.raises(PollTimeout) as info:
-        poll_until(lambda: ("pending", next(counter)), 3, initial=1, factor=1.5, max_delay=5,
-                   done=lambda v: False, sleep=clock.sleep, clock=clock)
-    assert info.value.last[0] == "pending"
-    assert info.value.attempts == info.value.last[1] + 1
-    assert clock.t == pytest.approx(103.0)  # the deadline, not beyond it
-    assert clock.sleeps[:2] == [1, 1.5]
-    assert isinstance(info.value, TimeoutError)
-
-
-def test_poll_until_zero_timeout_calls_once():
-    clock = FakeClock()
-    calls = []
-    with pytest.raises(PollTimeout):
-        poll_until(lambda: calls.append(1), 0, sleep=clock.sleep, clock=clock)
-    assert calls == [1] and clock.sleeps == []
-
-
-def test_poll_until_propagates_errors():
-    def boom():
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        poll_until(boom, 10)

@@ -51,4 +51,4 @@ def test_the_timeout_names_the_function_and_the_interfaces_left(clock):
                               "function fn in " + SUBNET)
     assert "another function with the same subnets and security groups" in message
     assert message.endswith("(last seen: eni-1 (in-use, %s))" % SUBNET)
-    assert max(clock.sleeps) == 5
+    assert max(clock.sleeps) == waiters.ENIS.cap

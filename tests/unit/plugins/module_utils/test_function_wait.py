@@ -1,4 +1,4 @@
-"""waiters.wait_function_ready against the Lambda fake: polls capped at 5 s, and what its timeout says."""
+"""waiters.wait_function_ready against the Lambda fake: polls capped at 1 s, and what its timeout says."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from aws_fakes import FakeLambda
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import waiters
 
 
-def test_polls_back_off_to_five_seconds_at_most(clock):
+def test_polls_back_off_to_one_second_at_most(clock):
     lam = FakeLambda()
     lam.add_function("fn", LastUpdateStatus="InProgress", script=[{}] * 12 + [{"LastUpdateStatus": "Successful"}])
 
     conf = waiters.wait_function_ready(lam, "fn", 300)
 
     assert conf["LastUpdateStatus"] == "Successful"
-    assert max(clock.sleeps) == 5 and clock.sleeps[-3:] == [5, 5, 5]
+    assert max(clock.sleeps) == 1 and clock.sleeps[-3:] == [1, 1, 1]
 
 
 def test_the_timeout_names_the_function_and_its_last_states(clock):

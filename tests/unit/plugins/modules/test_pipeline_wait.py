@@ -1,0 +1,100 @@
+"""pipeline_wait's core on the fake clock: one loop for all resources (a pipeline waits as long as its slowest
+resource, not the sum), settled ones are not read again, and what a failure or a timeout says."""
+
+from __future__ import annotations
+
+import pytest
+
+from aws_fakes import FakeLambda, client_error
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import waiters
+from ansible_collections.streamops.dynamodb_lambda.plugins.modules import pipeline_wait
+
+
+class TimedLambda:
+    """A function Active after *function_at* seconds and a mapping Enabled after *mapping_at*, on the fake clock."""
+
+    def __init__(self, clock, function_at, mapping_at, mapping_ends="Enabled"):
+        self.clock, self.function_at, self.mapping_at, self.mapping_ends = clock, function_at, mapping_at, mapping_ends
+        self.calls = []
+
+    def get_function_configuration(self, aws_retry=False, **kwargs):
+        assert aws_retry is True
+        self.calls.append(("function", self.clock.now))
+        if self.clock.now >= self.function_at:
+            return {"State": "Active", "LastUpdateStatus": "Successful"}
+        return {"State": "Pending", "LastUpdateStatus": None}
+
+    def get_event_source_mapping(self, aws_retry=False, UUID=None):
+        assert aws_retry is True
+        self.calls.append(("mapping", self.clock.now))
+        if self.mapping_at is None:
+            raise client_error("ResourceNotFoundException", "gone", "GetEventSourceMapping")
+        state = self.mapping_ends if self.clock.now >= self.mapping_at else "Creating"
+        return {"UUID": UUID, "State": state, "StateTransitionReason": "USER_INITIATED"}
+
+
+def params(**overrides):
+    base = {"function_name": "fn", "function_state": "present", "mappings": [{"uuid": "u-1", "state": "Enabled"}],
+            "wait_timeout": 300, "msg_prefix": ""}
+    return dict(base, **overrides)
+
+
+def test_the_waits_overlap_and_a_settled_resource_is_read_once(clock):
+    lam = TimedLambda(clock, function_at=2, mapping_at=15)
+
+    result = pipeline_wait.run(lam, params(), check_mode=False)
+
+    assert result == {"changed": False, "function": {"state": "Active", "last_update_status": "Successful"},
+                      "mappings": [{"uuid": "u-1", "state": "Enabled", "state_transition_reason": "USER_INITIATED"}]}
+    # Done within the mapping's schedule cap of its 15 s, not 2 s + 15 s.
+    assert 15 <= clock.now <= 15 + waiters.MAPPING.cap
+    function_reads = [t for what, t in lam.calls if what == "function"]
+    assert max(function_reads) < 3  # not read again once Active
+    assert [t for what, t in lam.calls if what == "mapping"][-1] == clock.now
+
+
+def test_the_timeout_names_only_what_has_not_settled(clock):
+    lam = TimedLambda(clock, function_at=1, mapping_at=1000)
+
+    with pytest.raises(waiters.WaitTimeout) as failed:
+        pipeline_wait.run(lam, params(wait_timeout=60), check_mode=False)
+
+    assert str(failed.value) == ("timed out after 60s waiting for event source mapping u-1 to be Enabled (last "
+                                 "seen: event source mapping u-1 to be Enabled: Creating)")
+    assert clock.now == pytest.approx(60)
+
+
+def test_a_mapping_that_settles_disabled_is_a_failure_with_its_reason(clock):
+    lam = TimedLambda(clock, function_at=0, mapping_at=3, mapping_ends="Disabled")
+
+    with pytest.raises(waiters.WaitFailed, match="event source mapping u-1 ended Disabled instead of Enabled: "
+                                                 "USER_INITIATED"):
+        pipeline_wait.run(lam, params(), check_mode=False)
+
+
+def test_a_function_that_ended_failed_is_a_failure_with_lambdas_reason(clock):
+    lam = FakeLambda()
+    lam.add_function("fn", State="Pending", script=[{}, {"State": "Failed", "StateReason": "subnet full"}])
+
+    with pytest.raises(waiters.WaitFailed, match="function fn failed to become Active: subnet full"):
+        pipeline_wait.run(lam, params(mappings=[]), check_mode=False)
+
+
+def test_absent_waits_until_gone(clock):
+    lam = FakeLambda()
+    mapping = lam.add_mapping("fn", "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/1", state="Deleting")
+    lam.delete_reads = 3
+
+    result = pipeline_wait.run(lam, params(function_name=None, mappings=[{"uuid": mapping["UUID"], "state": "absent"}]),
+                               check_mode=False)
+
+    assert result["mappings"] == [{"uuid": mapping["UUID"], "state": "gone", "state_transition_reason": None}]
+    assert len(lam.calls) == 4
+
+
+def test_check_mode_and_entries_without_uuid_read_nothing(clock):
+    lam = FakeLambda()
+    assert pipeline_wait.run(lam, params(), check_mode=True)["function"] is None
+    assert pipeline_wait.run(lam, params(function_name=None, mappings=[{"uuid": None, "state": "Enabled"}]),
+                             check_mode=False) == {"changed": False, "function": None, "mappings": []}
+    assert lam.calls == [] and clock.sleeps == []
