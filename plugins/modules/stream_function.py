@@ -198,6 +198,21 @@ options:
       - Point O(alias) at this published version instead (a rollback is this one option); it must exist. Null
         rolls forward.
     type: str
+  record_log:
+    description:
+      - Put the record-log wrapper in front of O(handler), so M(streamops.dynamodb_lambda.stream_verify) can check
+        any handler without depending on what it prints.
+      - The package gains the file C(streamops_record_log.py) (standard library only); the function's C(Handler)
+        becomes C(streamops_record_log.lambda_handler) and O(handler) goes into the environment variable
+        C(STREAMOPS_HANDLER) (beside O(environment_variables), which must not set it). For each DynamoDB stream
+        record the wrapper writes one compact JSON line to stdout (C(kind) C(streamops_record), event name, keys,
+        and of each image the record carries only the key attributes and C(streamops_probe)), then calls the
+        handler with the same event and context and returns its result, so partial batch failures still work.
+      - Turning it on or off changes the code (one upload), C(Handler) and the environment; RV(handler) and the
+        diff show the function as Lambda has it, RV(wrapped_handler) the handler the wrapper calls.
+      - Python runtimes only.
+    type: bool
+    default: false
   requirements_cache_dir:
     description:
       - Directory of the dependency cache. Defaults to C($XDG_CACHE_HOME/streamops.dynamodb_lambda/deps), or
@@ -298,8 +313,13 @@ runtime:
   returned: when state is present
   type: str
   sample: python3.12
+wrapped_handler:
+  description: With O(record_log), the handler the wrapper calls (O(handler)); null without it.
+  returned: when state is present
+  type: str
+  sample: app.handler
 handler:
-  description: Handler of the function.
+  description: Handler of the function (with O(record_log), the wrapper's C(streamops_record_log.lambda_handler)).
   returned: when state is present
   type: str
   sample: handler.lambda_handler
@@ -446,6 +466,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import f
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import DIRECT_UPLOAD_LIMIT
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_deployment_package
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import record_log_settings
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import write_if_changed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import is_iam_propagation_error
@@ -537,6 +558,9 @@ def validate(params, region=None):
             problems.append("environment_variables: %s is reserved by Lambda" % key)
         if isinstance(value, (dict, list)) or value is None:
             problems.append("environment_variables: the value of %s must be a string" % key)
+        if params.get("record_log") and key in record_log_settings("")["environment"]:
+            problems.append("environment_variables: %s is set by record_log (it carries the handler to the "
+                            "record-log wrapper)" % key)
     for key in (params["tags"] or {}):
         if str(key).lower().startswith("aws:"):
             problems.append("tags: key %r uses the reserved prefix 'aws:'" % (key,))
@@ -559,9 +583,19 @@ def validate(params, region=None):
 
 
 def environment(params):
-    """The variables as Lambda stores them: every value a string (YAML may have made 1 an int, yes a bool)."""
-    return {k: v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
-            for k, v in params["environment_variables"].items()}
+    """The variables as Lambda stores them: every value a string (YAML may have made 1 an int, yes a bool).
+
+    With record_log, plus the one that carries the function's own handler to the wrapper."""
+    env = {k: v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
+           for k, v in params["environment_variables"].items()}
+    if params.get("record_log"):
+        env.update(record_log_settings(params["handler"])["environment"])
+    return env
+
+
+def deployed_handler(params):
+    """The Handler Lambda is given: the wrapper's with record_log, else the function's own."""
+    return record_log_settings(params["handler"])["handler"] if params.get("record_log") else params["handler"]
 
 
 def desired_tags(params, current):
@@ -686,7 +720,7 @@ def ensure_function(module, lam, params, archive, sha, ops):
     """Create or converge the function; returns (before view or {}, after view, final configuration or None)."""
     name = params["name"]
     env = environment(params)
-    wanted_config = {"Runtime": params["runtime"], "Handler": params["handler"], "Role": params["role"],
+    wanted_config = {"Runtime": params["runtime"], "Handler": deployed_handler(params), "Role": params["role"],
                      "Description": params["description"] or "", "MemorySize": params["memory_size"],
                      "Timeout": params["timeout"]}
     wanted_settings = function_settings.desired(settings_of(params), name)
@@ -848,6 +882,7 @@ def run_present(module, lam, logs, params, archive, package):
         "log_group_name": group_name, "log_group_arn": group_arn_value,
         "log_retention_days": group_after["retention_days"], "log_group_tags": group_after["tags"],
         "package": package,
+        "wrapped_handler": params["handler"] if params.get("record_log") else None,
         "alias_version": alias_version,
         "alias_arn": (unqualified_function_arn(conf["FunctionArn"]) + ":" + params["alias"])
         if conf and params.get("alias") else None,
@@ -976,6 +1011,7 @@ ARGUMENT_SPEC = dict(
     kms_key_arn=dict(type="str", no_log=False),
     requirements=dict(type="raw", default="auto"),
     requirements_cache_dir=dict(type="path"),
+    record_log=dict(type="bool", default=False),
     alias=dict(type="str"),
     alias_version=dict(type="str"),
 )
@@ -990,7 +1026,8 @@ def build_package(module):
         built = build_deployment_package(params["src"], params["exclude"], params["handler"], params["runtime"],
                                          architecture=params["architecture"],
                                          requirements=requirements_value(params["requirements"]),
-                                         cache_dir=params["requirements_cache_dir"])
+                                         cache_dir=params["requirements_cache_dir"],
+                                         record_log=params["record_log"])
     except PackageError as exc:
         # build_deployment_package names its own options; the cache directory is requirements_cache_dir here.
         module.fail_json(msg=re.sub(r"^cache_dir:", "requirements_cache_dir:", str(exc)))
