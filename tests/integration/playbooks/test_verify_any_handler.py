@@ -84,3 +84,15 @@ def test_a_silent_handler_without_the_record_log_fails_saying_to_turn_it_on(run_
     message = failure(proc)
     assert "the function logged none for the probe; with a handler of your own, turn the record log on" in message, \
         message
+
+
+def test_a_source_with_the_wrappers_file_name_fails_before_any_write(run_playbook, sandbox, tmp_path):
+    src = Path(source(tmp_path, SILENT_HANDLER))
+    (src / "streamops_record_log.py").write_text("# a file of the user's own\n")
+    sandbox.reset_stats()
+    proc, _report = setup(run_playbook, tmp_path, function_source=str(src))
+    assert proc.returncode != 0
+    message = " ".join(proc.stdout.split())
+    assert "streamops_pipelines[0] (anyh): function_record_log: " in message, proc.stdout[-3000:]
+    assert "holds streamops_record_log.py, the name of the record-log wrapper" in message
+    assert sandbox.stats()["writes"] == 0, sandbox.stats()["write_calls"]
