@@ -17,6 +17,7 @@ import ast
 import base64
 import fnmatch
 import hashlib
+import inspect
 import io
 import os
 import re
@@ -25,13 +26,14 @@ import tempfile
 import zipfile
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import dependencies
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import record_log as record_log_wrapper
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import DIRECT_UPLOAD_LIMIT
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import PackageError
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.dependencies import UNZIPPED_LIMIT
 
 __all__ = ["DIRECT_UPLOAD_LIMIT", "PackageError", "UNZIPPED_LIMIT", "build", "build_archive",
            "build_deployment_package", "code_sha256", "collect", "needs_bucket_problem", "package",
-           "write_if_changed"]
+           "record_log_settings", "record_log_source", "write_if_changed"]
 
 REQUIREMENTS_FILE = "requirements.txt"
 ALWAYS_EXCLUDED = ("__pycache__", "*.pyc", "*.pyo")
@@ -73,18 +75,36 @@ def collect(src, exclude=()):
 
 
 def build(entries):
-    """The archive bytes for entries: identical input -> identical bytes."""
+    """The archive bytes for entries: identical input -> identical bytes.
+
+    An entry is (archive name, path of a file) or (archive name, bytes) for a file the package step adds itself.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for relative, path in entries:
             info = zipfile.ZipInfo(relative, date_time=FIXED_DATE)
             info.create_system = 3  # unix, so external_attr's permission bits are honoured on extraction
-            executable = os.stat(path).st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            if isinstance(path, bytes):
+                executable, content = False, path
+            else:
+                executable = os.stat(path).st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+                with open(path, "rb") as handle:
+                    content = handle.read()
             info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
-            with open(path, "rb") as handle:
-                archive.writestr(info, handle.read(), compresslevel=9)
+            archive.writestr(info, content, compresslevel=9)
     return buffer.getvalue()
+
+
+def record_log_source():
+    """The wrapper file's bytes, read from the collection's own module_utils (works from AnsiballZ's zip too)."""
+    return inspect.getsource(record_log_wrapper).encode("utf-8")
+
+
+def record_log_settings(handler):
+    """What the record log changes on a function whose own handler is handler: its Handler and one variable."""
+    return {"handler": record_log_wrapper.HANDLER, "environment": {record_log_wrapper.HANDLER_ENV: handler},
+            "file": record_log_wrapper.FILE_NAME}
 
 
 def code_sha256(data):
@@ -211,17 +231,22 @@ def requirements_file(src, requirements, runtime):
 
 
 def unzipped_size(entries):
-    return sum(os.path.getsize(path) for _name, path in entries)
+    return sum(len(path) if isinstance(path, bytes) else os.path.getsize(path) for _name, path in entries)
 
 
 def build_deployment_package(src, exclude=(), handler=None, runtime=None, architecture=dependencies.DEFAULT_ARCHITECTURE,
-                             requirements=None, cache_dir=None, extra_pip_args=(), layers_unzipped_size=0):
+                             requirements=None, cache_dir=None, extra_pip_args=(), layers_unzipped_size=0,
+                             record_log=False):
     """Validate src, install its requirements for Lambda's platform (or reuse the cache) and build the archive.
+
+    record_log adds the record-log wrapper (``record_log.py``) as ``streamops_record_log.py``; handler stays the
+    user's own and is checked as such.
 
     Writes nothing but the dependency cache. Returns a dict: ``data`` (archive bytes), ``files`` (entry names),
     ``sha256`` (Lambda's CodeSha256), ``size``, ``unzipped_size`` (code and dependencies), ``needs_s3`` (over
     Lambda's direct-upload limit, so the code must be uploaded through S3), ``requirements`` (the file installed
-    or None), ``dependencies`` ([{name, version}]) and ``cached`` (True when the dependencies came from the cache).
+    or None), ``dependencies`` ([{name, version}]), ``cached`` (True when the dependencies came from the cache)
+    and ``record_log`` (record_log_settings(handler) when the wrapper was added with a handler, else None).
     """
     if not os.path.isdir(src):
         raise PackageError("src: %s is not a directory" % src)
@@ -234,6 +259,12 @@ def build_deployment_package(src, exclude=(), handler=None, runtime=None, archit
     names = [name for name, _path in entries]
     if handler:
         check_handler(src, set(names), handler, runtime)
+    if record_log:
+        if runtime and not runtime.startswith("python"):
+            raise PackageError("record_log: the record-log wrapper is Python; runtime %s cannot run it" % runtime)
+        if record_log_wrapper.FILE_NAME in names:
+            raise PackageError("record_log: %s holds %s, the name of the record-log wrapper; rename that file or "
+                               "turn the record log off" % (src, record_log_wrapper.FILE_NAME))
     installed = {"distributions": [], "cached": False}
     code_size = unzipped_size(entries)
     deps_size = 0
@@ -245,6 +276,13 @@ def build_deployment_package(src, exclude=(), handler=None, runtime=None, archit
         deps_size = unzipped_size(deps)
         entries = sorted(entries + deps)
         names = [name for name, _path in entries]
+    if record_log:
+        # After the dependencies, so a dependency's file of this name cannot shadow the wrapper.
+        wrapper = record_log_source()
+        entries = sorted([entry for entry in entries if entry[0] != record_log_wrapper.FILE_NAME]
+                         + [(record_log_wrapper.FILE_NAME, wrapper)])
+        names = [name for name, _path in entries]
+        code_size += len(wrapper)
     total = code_size + deps_size + (layers_unzipped_size or 0)
     # Checked before compressing: Lambda rejects it whatever the upload path.
     if total > UNZIPPED_LIMIT:
@@ -256,7 +294,8 @@ def build_deployment_package(src, exclude=(), handler=None, runtime=None, archit
     return {"data": data, "files": names, "sha256": code_sha256(data), "size": len(data),
             "unzipped_size": code_size + deps_size, "needs_s3": len(data) > DIRECT_UPLOAD_LIMIT,
             "requirements": requirements_path, "dependencies": installed["distributions"],
-            "cached": installed["cached"]}
+            "cached": installed["cached"],
+            "record_log": record_log_settings(handler) if record_log and handler else None}
 
 
 def needs_bucket_problem(size, option="s3_bucket"):
@@ -292,7 +331,7 @@ def package(src, dest, exclude=(), handler=None, runtime=None, check_mode=False,
     """Build the archive for src; write it to dest unless unchanged or check_mode. Returns the result dict.
 
     options are build_deployment_package's (architecture, requirements, cache_dir, extra_pip_args,
-    layers_unzipped_size); the dependency cache is filled in check mode too, as it is not the task's output.
+    layers_unzipped_size, record_log); the dependency cache is filled in check mode too, as it is not the task's output.
     """
     built = build_deployment_package(src, exclude, handler, runtime, **options)
     data, names = built["data"], built["files"]
@@ -301,7 +340,7 @@ def package(src, dest, exclude=(), handler=None, runtime=None, check_mode=False,
     if changed and not check_mode:
         write_atomically(dest, data)
     result = {"changed": changed, "path": dest, "sha256": built["sha256"], "size": built["size"], "files": names}
-    for key in ("unzipped_size", "needs_s3", "requirements", "dependencies", "cached"):
+    for key in ("unzipped_size", "needs_s3", "requirements", "dependencies", "cached", "record_log"):
         result[key] = built[key]
     result["diff"] = {
         "before": {"sha256": code_sha256(current) if current is not None else None, "files": archive_names(current)},

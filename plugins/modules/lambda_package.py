@@ -88,6 +88,18 @@ options:
     type: list
     elements: str
     default: []
+  record_log:
+    description:
+      - Add the record-log wrapper to the archive as C(streamops_record_log.py), for
+        M(streamops.dynamodb_lambda.stream_verify)'s check of any handler. The wrapper writes one compact JSON line
+        per DynamoDB stream record to stdout, then calls the function's own handler with the same event and
+        context and returns its result.
+      - The function must then be deployed with the handler C(streamops_record_log.lambda_handler) and its own
+        O(handler) in the environment variable C(STREAMOPS_HANDLER) (RV(record_log) says both);
+        M(streamops.dynamodb_lambda.stream_function) does that itself with its own O(record_log) option.
+      - Python runtimes only. Fails when O(src) already holds a C(streamops_record_log.py).
+    type: bool
+    default: false
   layers_unzipped_size:
     description:
       - Unzipped size in bytes of the layers the function will use, counted against Lambda's 250 MB limit for a
@@ -197,6 +209,27 @@ cached:
   returned: always
   type: bool
   sample: true
+record_log:
+  description:
+    - With O(record_log) and O(handler), what the function's configuration must say for the wrapper; null
+      otherwise.
+  returned: always
+  type: dict
+  contains:
+    handler:
+      description: The function's Handler setting.
+      type: str
+      sample: streamops_record_log.lambda_handler
+    environment:
+      description: The variable that carries O(handler) to the wrapper.
+      type: dict
+      sample: {STREAMOPS_HANDLER: app.handler}
+    file:
+      description: The wrapper's file in the archive.
+      type: str
+      sample: streamops_record_log.py
+  sample: {handler: streamops_record_log.lambda_handler, environment: {STREAMOPS_HANDLER: app.handler},
+           file: streamops_record_log.py}
 """
 
 import os
@@ -237,6 +270,7 @@ def main():
             cache_dir=dict(type="path"),
             extra_pip_args=dict(type="list", elements="str", default=[]),
             layers_unzipped_size=dict(type="int", default=0),
+            record_log=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -252,7 +286,7 @@ def main():
         result = package(params["src"], dest, params["exclude"], params["handler"], params["runtime"],
                          module.check_mode, architecture=params["architecture"], requirements=requirements,
                          cache_dir=params["cache_dir"], extra_pip_args=params["extra_pip_args"],
-                         layers_unzipped_size=params["layers_unzipped_size"])
+                         layers_unzipped_size=params["layers_unzipped_size"], record_log=params["record_log"])
     except PackageError as exc:
         module.fail_json(msg=str(exc))
     except OSError as exc:

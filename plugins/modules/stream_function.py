@@ -263,6 +263,21 @@ options:
         function's packages at the top of the bucket, under C(<name>/).
     type: str
     default: streamops.dynamodb_lambda/
+  record_log:
+    description:
+      - Put the record-log wrapper in front of O(handler), so M(streamops.dynamodb_lambda.stream_verify) can check
+        any handler without depending on what it prints.
+      - The package gains the file C(streamops_record_log.py) (standard library only); the function's C(Handler)
+        becomes C(streamops_record_log.lambda_handler) and O(handler) goes into the environment variable
+        C(STREAMOPS_HANDLER) (beside O(environment_variables), which must not set it). For each DynamoDB stream
+        record the wrapper writes one compact JSON line to stdout (C(kind) C(streamops_record), event name, keys,
+        and of each image the record carries only the key attributes and C(streamops_probe)), then calls the
+        handler with the same event and context and returns its result, so partial batch failures still work.
+      - Turning it on or off changes the code (one upload), C(Handler) and the environment; RV(handler) and the
+        diff show the function as Lambda has it, RV(wrapped_handler) the handler the wrapper calls.
+      - Python runtimes only.
+    type: bool
+    default: false
   requirements_cache_dir:
     description:
       - Directory of the dependency cache. Defaults to C($XDG_CACHE_HOME/streamops.dynamodb_lambda/deps), or
@@ -380,8 +395,13 @@ runtime:
   returned: when state is present
   type: str
   sample: python3.12
+wrapped_handler:
+  description: With O(record_log), the handler the wrapper calls (O(handler)); null without it.
+  returned: when state is present
+  type: str
+  sample: app.handler
 handler:
-  description: Handler of the function.
+  description: Handler of the function (with O(record_log), the wrapper's C(streamops_record_log.lambda_handler)).
   returned: when state is present
   type: str
   sample: handler.lambda_handler
@@ -552,6 +572,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import f
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import PackageError
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import build_deployment_package
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import needs_bucket_problem
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import record_log_settings
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.package import write_if_changed
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import missing_owner_tags
@@ -639,6 +660,10 @@ def validate(params, region=None):
     problems.extend(function_settings.core_problems({option: params[option] for option in (
         "memory_size", "timeout", "environment_variables", "log_retention_days")}))
     problems.extend(tag_problems("tags", params["tags"]))
+    if params.get("record_log"):
+        for key in sorted(set(params["environment_variables"]) & set(record_log_settings("")["environment"])):
+            problems.append("environment_variables: %s is set by record_log (it carries the handler to the "
+                            "record-log wrapper)" % key)
     if not 0 <= params["role_wait_timeout"] <= 3600:
         problems.append("role_wait_timeout: must be 0-3600 seconds (got %s)" % params["role_wait_timeout"])
     if not 1 <= params["wait_timeout"] <= 3600:
@@ -655,9 +680,19 @@ def validate(params, region=None):
 
 
 def environment(params):
-    """The variables as Lambda stores them: every value a string (YAML may have made 1 an int, yes a bool)."""
-    return {k: v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
-            for k, v in params["environment_variables"].items()}
+    """The variables as Lambda stores them: every value a string (YAML may have made 1 an int, yes a bool).
+
+    With record_log, plus the one that carries the function's own handler to the wrapper."""
+    env = {k: v if isinstance(v, str) else ("true" if v is True else "false" if v is False else str(v))
+           for k, v in params["environment_variables"].items()}
+    if params.get("record_log"):
+        env.update(record_log_settings(params["handler"])["environment"])
+    return env
+
+
+def deployed_handler(params):
+    """The Handler Lambda is given: the wrapper's with record_log, else the function's own."""
+    return record_log_settings(params["handler"])["handler"] if params.get("record_log") else params["handler"]
 
 
 def desired_tags(params, current):
@@ -825,7 +860,7 @@ def ensure_function(module, lam, params, archive, sha, ops, stage=None):
     name = params["name"]
     stage = stage or (lambda: {"ZipFile": archive})
     env = environment(params)
-    wanted_config = {"Runtime": params["runtime"], "Handler": params["handler"], "Role": params["role"],
+    wanted_config = {"Runtime": params["runtime"], "Handler": deployed_handler(params), "Role": params["role"],
                      "Description": params["description"] or "", "MemorySize": params["memory_size"],
                      "Timeout": params["timeout"]}
     wanted_settings = function_settings.desired(settings_of(params), name)
@@ -999,6 +1034,7 @@ def run_present(module, lam, logs, params, archive, package, s3=None):
         "log_group_name": group_name, "log_group_arn": group_arn_value,
         "log_retention_days": group_after["retention_days"], "log_group_tags": group_after["tags"],
         "package": package,
+        "wrapped_handler": params["handler"] if params.get("record_log") else None,
         "alias_version": alias_version,
         "vpc_id": ((conf.get("VpcConfig") or {}).get("VpcId") or None) if conf else None,
         "alias_arn": (unqualified_function_arn(conf["FunctionArn"]) + ":" + params["alias"])
@@ -1169,6 +1205,7 @@ ARGUMENT_SPEC = dict(
     s3_bucket=dict(type="str"),
     # A prefix of object keys, not key material ('key' in the name makes validate-modules ask).
     s3_key_prefix=dict(type="str", default=function_settings.DEFAULT_S3_KEY_PREFIX, no_log=False),
+    record_log=dict(type="bool", default=False),
     alias=dict(type="str"),
     alias_version=dict(type="str"),
 )
@@ -1183,7 +1220,8 @@ def build_package(module):
         built = build_deployment_package(params["src"], params["exclude"], params["handler"], params["runtime"],
                                          architecture=params["architecture"],
                                          requirements=requirements_value(params["requirements"]),
-                                         cache_dir=params["requirements_cache_dir"])
+                                         cache_dir=params["requirements_cache_dir"],
+                                         record_log=params["record_log"])
     except PackageError as exc:
         # build_deployment_package names its own options; the cache directory is requirements_cache_dir here.
         module.fail_json(msg=re.sub(r"^cache_dir:", "requirements_cache_dir:", str(exc)))

@@ -114,7 +114,10 @@ def test_check_reports_drift_without_fixing_it_and_setup_fixes_exactly_that(rel,
     assert (mapping["UUID"], mapping["BatchSize"], mapping["State"]) == (uuid, 100, "Enabled")
     assert rel.one(fixed, "inline_policy", f"{rel.ROLE}/{rel.POLICY}").detail["document"] == base_policy
     function = rel.one(fixed, "function", rel.FUNCTION).detail
-    assert (function["code_sha256"], function["environment"]) == (base_function["code_sha256"], {})
+    # Back to what setup deployed: the record log's one variable (the drifted DEBUG gone).
+    assert (function["code_sha256"], function["environment"]) == (base_function["code_sha256"],
+                                                                  base_function["environment"])
+    assert base_function["environment"] == {"STREAMOPS_HANDLER": "handler.lambda_handler"}
 
     # Round 2 ------------------------------------------------------------------------------------------------
     ddb.update_table(TableName=rel.TABLE, StreamSpecification={"StreamEnabled": False})

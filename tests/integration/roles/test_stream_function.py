@@ -87,16 +87,18 @@ def test_deploy_idempotent_update_and_absent(run_playbook, aws, role_arn, cache,
     fn = function(aws)
     config = fn["Configuration"]
     assert facts["stream_function_arn"] == config["FunctionArn"]
+    # The record log is on by default: the wrapper is the Handler and carries the handler in STREAMOPS_HANDLER.
     assert (config["Runtime"], config["Handler"], config["MemorySize"], config["Timeout"]) == \
-        ("python3.12", "handler.lambda_handler", 128, 30)
+        ("python3.12", "streamops_record_log.lambda_handler", 128, 30)
     assert config["Role"] == role_arn
-    assert config["Environment"]["Variables"] == {"STREAMOPS_POISON_ATTRIBUTE": "poison"}
+    assert config["Environment"]["Variables"] == {"STREAMOPS_POISON_ATTRIBUTE": "poison",
+                                                  "STREAMOPS_HANDLER": "handler.lambda_handler"}
     assert config["State"] == "Active"
     assert fn["Tags"] == {"streamops:managed-by": OWNER}
     package = tmp_path / "cache" / "streamops.dynamodb_lambda" / "fn.zip"
     assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(package.read_bytes()).digest()).decode()
     with zipfile.ZipFile(io.BytesIO(package.read_bytes())) as archive:
-        assert archive.namelist() == ["handler.py"]
+        assert archive.namelist() == ["handler.py", "streamops_record_log.py"]
     group = log_group(aws)
     assert group["retentionInDays"] == 7 and group["tags"] == {"streamops:managed-by": OWNER}
 
