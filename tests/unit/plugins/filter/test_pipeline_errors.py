@@ -69,12 +69,32 @@ def test_name_errors_state_the_rule_in_words(value, kind, expected):
     assert not re.search(r"\^|\$|\{\d", pipeline_name_error(value, kind))
 
 
-def test_field_names_in_the_mapping_follow_the_forward_mapping():
-    """__streamops_fields (role variable -> pipeline field, for messages) says exactly what the templates say."""
-    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+FORWARD = re.compile(r"\{\{ omit if __p\.([\w.]+) is none else __p\.([\w.]+) \}\}")
+
+
+def forward_mapping() -> dict[str, str]:
+    """Role variable -> pipeline field, as playbooks/tasks/role_variables.yml sets them (a null field omitted)."""
+    (task,) = yaml.safe_load((ROOT / "playbooks" / "tasks" / "role_variables.yml").read_text())
+    assert task["vars"]["__p"] == "{{ streamops_pipeline }}"
     forward = {}
-    for variable, template in mapping.items():
-        match = re.fullmatch(r"\{\{ streamops_pipeline\.([\w.]+) \}\}", str(template))
+    for variable, template in task["ansible.builtin.set_fact"].items():
+        match = FORWARD.fullmatch(str(template).strip())
         if match:
+            assert match.group(1) == match.group(2), variable  # the null test and the value read one field
             forward[variable] = match.group(1)
-    assert mapping["__streamops_fields"] == forward
+    return forward
+
+
+def test_field_names_in_the_mapping_follow_the_forward_mapping():
+    """__streamops_fields (role variable -> pipeline field, for messages) says exactly what the set_fact says."""
+    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    assert mapping["__streamops_fields"] == forward_mapping()
+
+
+def test_no_pipeline_field_reaches_a_role_through_vars_files():
+    """vars_files would pass a null field as "" on ansible-core before 2.19; each field goes through the set_fact."""
+    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    passed_through = [variable for variable, template in mapping.items()
+                      if re.fullmatch(r"\{\{ streamops_pipeline\.[\w.]+ \}\}", str(template))]
+    assert passed_through == []
+    assert not set(forward_mapping()) & set(mapping)
