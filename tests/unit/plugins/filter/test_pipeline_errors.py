@@ -98,3 +98,22 @@ def test_no_pipeline_field_reaches_a_role_through_vars_files():
                       if re.fullmatch(r"\{\{ streamops_pipeline\.[\w.]+ \}\}", str(template))]
     assert passed_through == []
     assert not set(forward_mapping()) & set(mapping)
+
+
+def test_a_null_field_left_unset_gives_the_role_a_null_default():
+    """An omitted (null) field leaves the role's default in place: that default must be null too, as on 2.19."""
+    pipeline_defaults = yaml.safe_load((ROOT / "roles" / "pipelines" / "defaults" / "main.yml").read_text())
+    defaults = pipeline_defaults["pipelines_defaults"]
+    null_fields = {}
+    for variable, field in forward_mapping().items():
+        value = defaults
+        for part in field.split("."):
+            value = value.get(part, "required") if isinstance(value, dict) else value
+        if value is None:
+            null_fields[variable] = field
+    assert "stream_trigger_tags" in null_fields and "stream_function_reserved_concurrency" in null_fields
+    roles = ("table_stream", "execution_role", "stream_function", "stream_trigger", "stream_verify")
+    for variable, field in null_fields.items():
+        role = next(r for r in roles if variable.startswith(r + "_"))
+        role_defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+        assert variable in role_defaults and role_defaults[variable] is None, (variable, field)
