@@ -51,8 +51,15 @@ class SandboxStartError(RuntimeError):
     """The sandbox exited or stayed silent before it was ready; the message carries the end of its output."""
 
 
-class SandboxAdminError(RuntimeError):
-    """An admin call was answered with an error (the sandbox's own message, e.g. an unknown or invalid knob)."""
+class SandboxAdminError(urllib.error.HTTPError):
+    """An admin call was answered with an error status; its message is the sandbox's own (e.g. an invalid knob).
+    An HTTPError still (`.code`), for callers that catch that."""
+
+    def __init__(self, url: str, code: int, message: str, headers: Any):
+        super().__init__(url, code, message, headers, None)
+
+    def __str__(self) -> str:
+        return str(self.msg)
 
 
 def free_port() -> int:
@@ -92,7 +99,8 @@ class SandboxClient:
                 message = json.loads(body).get("error", body)
             except (ValueError, AttributeError):
                 message = body
-            raise SandboxAdminError(f"{method} {path}: HTTP {exc.code}: {message}") from exc
+            raise SandboxAdminError(self.url + path, exc.code, f"{method} {path}: HTTP {exc.code}: {message}",
+                                    exc.headers) from exc
 
     # The integration tests call it by this name.
     _call = call

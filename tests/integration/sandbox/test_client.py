@@ -81,8 +81,9 @@ def test_another_moto_stops_the_start_naming_both_versions(tmp_path):
 
 def test_an_admin_error_carries_the_sandboxs_message():
     with SandboxProcess() as sandbox:
-        with pytest.raises(SandboxAdminError, match=r"HTTP 400: throttle out of range"):
+        with pytest.raises(SandboxAdminError, match=r"HTTP 400: throttle out of range") as err:
             sandbox.configure(throttle=2)
+        assert err.value.code == 400
         with pytest.raises(SandboxAdminError, match="unknown sandbox setting 'no_such_knob'"):
             sandbox.configure(no_such_knob=1)
         with pytest.raises(SandboxAdminError, match="HTTP 404"):
