@@ -15,91 +15,29 @@ import argparse
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-ROOT = Path(__file__).resolve().parents[1]
-REGION = "us-east-1"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
-               "AWS_REGION": REGION}
+from sandbox.client import CREDENTIALS, REGION, ROOT, SandboxProcess, SandboxStartError, port_is_free
+
 READY_TIMEOUT = 60.0
 # The logs of the sandbox and of each playbook (git-ignored).
 OUTPUT = ROOT / "tests" / "output"
 
 
-class DemoError(Exception):
-    pass
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-class Sandbox:
-    """`python -m sandbox` in a child process; its output goes to a log file once it is ready."""
-
-    def __init__(self, port: int, log_path: Path):
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.log_path = log_path
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> float:
-        started = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(self.port)], cwd=ROOT,
-                                     env={**os.environ, **CREDENTIALS, "PYTHONUNBUFFERED": "1"},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        first: list[str] = []
-        got_line = threading.Event()
-
-        def drain() -> None:
-            assert self.proc is not None and self.proc.stdout is not None
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.log_path, "w", encoding="utf-8") as log:
-                for line in self.proc.stdout:
-                    if not got_line.is_set():
-                        first.append(line)
-                        if "ready" in line or len(first) > 200:
-                            got_line.set()
-                    log.write(line)
-                    log.flush()
-            got_line.set()  # the process ended before saying ready
-
-        threading.Thread(target=drain, daemon=True).start()
-        if not got_line.wait(READY_TIMEOUT) or not first or "ready" not in first[-1]:
-            output = "".join(first[-20:]) or "(no output)"
-            self.stop()
-            raise DemoError(f"the sandbox did not become ready within {READY_TIMEOUT:.0f}s:\n{output}")
-        return time.monotonic() - started
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-
-
 def clients(url: str) -> dict[str, Any]:
     import boto3
+    from botocore.config import Config
 
+    # The same retries the playbooks use (vars/pipeline_roles.json): a sandbox started with a throttle fault
+    # answers some of these reads with the service's throttling error, as AWS may.
+    retries = Config(retries={"mode": "standard", "max_attempts": 10})
     return {name: boto3.client(name, endpoint_url=url, region_name=REGION, aws_access_key_id="testing",
-                               aws_secret_access_key="testing")
+                               aws_secret_access_key="testing", config=retries)
             for name in ("dynamodb", "lambda", "iam", "logs")}
 
 
@@ -245,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     total_started = time.monotonic()
     times: dict[str, float] = {}
     codes: dict[str, int] = {}
-    sandbox = Sandbox(args.port, OUTPUT / "demo-sandbox.log")
+    sandbox = SandboxProcess(args.port, log_path=OUTPUT / "demo-sandbox.log", start_timeout=READY_TIMEOUT)
     try:
-        times["sandbox start"] = sandbox.start()
+        times["sandbox start"] = sandbox.start().start_seconds
         print(f"sandbox ready on {sandbox.url} in {times['sandbox start']:.1f}s (log: {sandbox.log_path})")
         before = inventory(sandbox.url)
         with tempfile.TemporaryDirectory(prefix="streamops-demo-") as report_dir:
@@ -259,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         codes["teardown"], times["teardown"] = run_playbook("teardown.yml", sandbox.url, {},
                                                            OUTPUT / "demo-teardown.log", args.verbose)
         after_teardown = inventory(sandbox.url)
-    except DemoError as exc:
+    except SandboxStartError as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -14,11 +14,9 @@ import importlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +24,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / "collections"
-if str(COLLECTIONS) not in sys.path:
-    sys.path.insert(0, str(COLLECTIONS))
+for path in (COLLECTIONS, ROOT):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
-TEST_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing-session",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-}
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+# The one launcher and admin client of the sandbox (the benchmark and the demo use it too).
+from sandbox.client import CREDENTIALS as TEST_CREDENTIALS, REGION, SandboxStartError  # noqa: E402
+from sandbox.client import SandboxProcess as Sandbox  # noqa: E402
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                         "Principal": {"Service": "lambda.amazonaws.com"}}]}
 # What AWS's managed AWSLambdaDynamoDBExecutionRole grants: read any stream, write logs.
@@ -60,41 +53,6 @@ def make_lambda_role(iam: Any, name: str) -> str:
     return arn
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Sandbox:
-    def __init__(self, url: str, process: subprocess.Popen[str]):
-        self.url = url
-        self.process = process
-
-    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"{}")
-
-    def reset(self) -> None:
-        self._call("POST", "/_sandbox/reset", {})
-        self._call("POST", "/_sandbox/config", {"throttle": 0, "iam_propagation_delay": 0, "mapping_transition": 0,
-                                                "poller_start_delay": 0, "seed": None})
-        self._call("POST", "/_sandbox/config", {"stream_shards": 1, "shard_rollover_seconds": 0,
-                                                "shard_rollover_records": 0, "iam_evaluation": True})
-
-    def configure(self, **knobs: Any) -> dict[str, Any]:
-        return self._call("POST", "/_sandbox/config", knobs)
-
-    def stats(self) -> dict[str, Any]:
-        return self._call("GET", "/_sandbox/stats")
-
-    def reset_stats(self) -> None:
-        self._call("POST", "/_sandbox/stats/reset", {})
-
-
 @pytest.fixture(scope="session")
 def sandbox_env() -> dict[str, str]:
     return dict(TEST_CREDENTIALS)
@@ -102,42 +60,18 @@ def sandbox_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def _sandbox_process(sandbox_env: dict[str, str]):
+    """One sandbox per pytest-xdist worker, each with its own log; every test's `sandbox` resets it."""
     for key, value in sandbox_env.items():
         os.environ[key] = value
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        proc.kill()
-        rest = proc.stdout.read()
-        pytest.fail(f"sandbox did not start: {line}{rest}")
-    # Drain the sandbox's output in the background so its pipe never fills.
-    import threading
-
-    # One sandbox per pytest-xdist worker, each with its own log.
     log_path = ROOT / "tests" / "output" / f"sandbox-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-
-    def drain() -> None:
-        with open(log_path, "w", encoding="utf-8") as log:
-            log.write(line)
-            for out in proc.stdout:  # type: ignore[union-attr]
-                log.write(out)
-                log.flush()
-
-    threading.Thread(target=drain, daemon=True).start()
-    sandbox = Sandbox(f"http://127.0.0.1:{port}", proc)
+    try:
+        sandbox = Sandbox(log_path=log_path, root=ROOT).start()
+    except SandboxStartError as exc:
+        pytest.fail(f"sandbox did not start: {exc}")
     os.environ["AWS_ENDPOINT_URL"] = sandbox.url
     os.environ["SANDBOX_ENDPOINT_URL"] = sandbox.url
     yield sandbox
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    sandbox.stop()
 
 
 @pytest.fixture

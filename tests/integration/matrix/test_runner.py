@@ -3,8 +3,9 @@ built tarball, on whichever ansible-core runs the tests (the controller matrix r
 tox-ansible.ini).
 
 On 2.19 the modules run in a fork of the controller; on 2.17/2.18 ansible-core has no module loader to fork with, so
-every module runs the normal way and the run says so in exactly one warning. A third run on 2.19 takes that loader
-away from the plugin (a sitecustomize, as a release that moved it would) to show the same fallback there.
+every module runs the normal way and the run says so in exactly one warning. A second run on 2.19 takes that loader
+away from the plugin (a sitecustomize, as a release that moved it would) to show the same fallback there, and a
+third switches the fork off (STREAMOPS_IN_PROCESS=0), which is silent but said at -vvv.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def collections_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return collections
 
 
-def _runner(playbook: str, data_dir: Path, collections: Path, sandbox, extra_env: dict[str, str]):
+def _runner(playbook: str, data_dir: Path, collections: Path, sandbox, extra_env: dict[str, str], verbosity: int = 0):
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,18 +81,14 @@ def _runner(playbook: str, data_dir: Path, collections: Path, sandbox, extra_env
     }
     result = ansible_runner.run(private_data_dir=str(data_dir), playbook=f"{FQCN}.{playbook}", envvars=envvars,
                                 extravars={"streamops_endpoint_url": sandbox.url, "streamops_region": "us-east-1"},
-                                quiet=True, timeout=600)
+                                quiet=True, timeout=600, verbosity=verbosity)
     stdout = result.stdout.read()
     return result, stdout
 
 
-CASES = ["as_installed"] + (["loader_taken_away"] if CORE >= (2, 19) else [])
-# On ansible-core 2.17/2.18 a template that yields null (e.g. "{{ streamops_pipeline.tags }}" in
-# playbooks/vars/pipeline_roles.json) becomes the string "", which the roles' argument specs and asserts reject
-# (execution_role_on_failure_destination, stream_trigger_tags); 2.19 keeps it null. strict: once the playbooks
-# pass there, this fails until the marker goes (and requires_ansible can go down to 2.17).
-PLAYBOOKS_NEED_219 = pytest.mark.xfail(CORE < (2, 19), strict=True,
-                                       reason="setup.yml's null pipeline fields become '' before ansible-core 2.19")
+# switched_off: STREAMOPS_IN_PROCESS=0, the user's own way to the normal execution (silent, said at -vvv).
+CASES = ["as_installed"] + (["loader_taken_away", "switched_off"] if CORE >= (2, 19) else [])
+SWITCHED_OFF = "runs as a normal module: STREAMOPS_IN_PROCESS=0"
 
 
 @pytest.fixture(scope="module", params=CASES)
@@ -105,8 +102,11 @@ def setup_run(request, collections_path, _sandbox_process, tmp_path_factory):
         site.mkdir()
         (site / "sitecustomize.py").write_text(BREAK_LOADER)
         extra_env["PYTHONPATH"] = str(site)
+    if case == "switched_off":
+        extra_env["STREAMOPS_IN_PROCESS"] = "0"
     _sandbox_process.reset()
-    result, out = _runner("setup", tmp / "setup", collections_path, _sandbox_process, extra_env)
+    result, out = _runner("setup", tmp / "setup", collections_path, _sandbox_process, extra_env,
+                          verbosity=3 if case == "switched_off" else 0)
     return {"case": case, "result": result, "out": out, "env": extra_env, "tmp": tmp,
             "fallback": case == "loader_taken_away" or CORE < (2, 19)}
 
@@ -121,13 +121,15 @@ def test_modules_run_and_a_missing_fork_warns_once_per_run(setup_run):
     # One warning per run (per ansible-playbook), not one per task, when the fork is not available; none otherwise.
     warnings = [line for line in out.splitlines() if "WARNING" in line]
     assert out.count(WARNING) == (1 if setup_run["fallback"] else 0), json.dumps(warnings)
-    # This collection's modules ran, from the installed copy, whichever way (the first role's module, whose
-    # results do not depend on the null handling above, and the function's package).
+    assert (SWITCHED_OFF in out) == (setup_run["case"] == "switched_off")
+    # meta/runtime.yml's requires_ansible covers every controller of the matrix.
+    assert "does not support Ansible version" not in out, json.dumps(warnings)
+    # This collection's modules ran, from the installed copy, whichever way (the first role's module and the
+    # function's package check).
     actions = _ok_actions(setup_run["result"])
     assert {f"{FQCN}.dynamodb_stream", f"{FQCN}.lambda_package"} <= actions, (actions, out[-3000:])
 
 
-@PLAYBOOKS_NEED_219
 def test_setup_and_teardown_under_ansible_runner_from_the_tarball(setup_run, collections_path, _sandbox_process):
     def aws(service):  # not the `aws` fixture: its sandbox fixture would reset what setup created
         import boto3  # pylint: disable=import-outside-toplevel

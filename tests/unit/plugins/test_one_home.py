@@ -37,7 +37,13 @@ def role_defaults(role):
 
 
 def mapping():
-    return json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    """The role variables the playbooks set: vars/pipeline_roles.json, and the pipeline's fields that
+    tasks/role_variables.yml sets (its ``__p`` is ``streamops_pipeline``)."""
+    found = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    (task,) = load("playbooks/tasks/role_variables.yml")
+    for variable, template in task["ansible.builtin.set_fact"].items():
+        found[variable] = template.replace("__p.", "streamops_pipeline.")
+    return found
 
 
 def entry_spec():

@@ -75,12 +75,51 @@ def test_name_errors_state_the_rule_in_words(value, kind, expected):
     assert not re.search(r"\^|\$|\{\d", pipeline_name_error(value, kind))
 
 
-def test_field_names_in_the_mapping_follow_the_forward_mapping():
-    """__streamops_fields (role variable -> pipeline field, for messages) says exactly what the templates say."""
-    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+FORWARD = re.compile(r"\{\{ omit if __p\.([\w.]+) is none else __p\.([\w.]+) \}\}")
+
+
+def forward_mapping() -> dict[str, str]:
+    """Role variable -> pipeline field, as playbooks/tasks/role_variables.yml sets them (a null field omitted)."""
+    (task,) = yaml.safe_load((ROOT / "playbooks" / "tasks" / "role_variables.yml").read_text())
+    assert task["vars"]["__p"] == "{{ streamops_pipeline }}"
     forward = {}
-    for variable, template in mapping.items():
-        match = re.fullmatch(r"\{\{ streamops_pipeline\.([\w.]+) \}\}", str(template))
+    for variable, template in task["ansible.builtin.set_fact"].items():
+        match = FORWARD.fullmatch(str(template).strip())
         if match:
+            assert match.group(1) == match.group(2), variable  # the null test and the value read one field
             forward[variable] = match.group(1)
-    assert mapping["__streamops_fields"] == forward
+    return forward
+
+
+def test_field_names_in_the_mapping_follow_the_forward_mapping():
+    """__streamops_fields (role variable -> pipeline field, for messages) says exactly what the set_fact says."""
+    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    assert mapping["__streamops_fields"] == forward_mapping()
+
+
+def test_no_pipeline_field_reaches_a_role_through_vars_files():
+    """vars_files would pass a null field as "" on ansible-core before 2.19; each field goes through the set_fact."""
+    mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    passed_through = [variable for variable, template in mapping.items()
+                      if re.fullmatch(r"\{\{ streamops_pipeline\.[\w.]+ \}\}", str(template))]
+    assert passed_through == []
+    assert not set(forward_mapping()) & set(mapping)
+
+
+def test_a_null_field_left_unset_gives_the_role_a_null_default():
+    """An omitted (null) field leaves the role's default in place: that default must be null too, as on 2.19."""
+    pipeline_defaults = yaml.safe_load((ROOT / "roles" / "pipelines" / "defaults" / "main.yml").read_text())
+    defaults = pipeline_defaults["pipelines_defaults"]
+    null_fields = {}
+    for variable, field in forward_mapping().items():
+        value = defaults
+        for part in field.split("."):
+            value = value.get(part, "required") if isinstance(value, dict) else value
+        if value is None:
+            null_fields[variable] = field
+    assert "stream_trigger_tags" in null_fields and "stream_function_reserved_concurrency" in null_fields
+    roles = ("table_stream", "execution_role", "stream_function", "stream_trigger", "stream_verify")
+    for variable, field in null_fields.items():
+        role = next(r for r in roles if variable.startswith(r + "_"))
+        role_defaults = yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+        assert variable in role_defaults and role_defaults[variable] is None, (variable, field)
