@@ -6,28 +6,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+
+from ansible_collections.streamops.dynamodb_lambda.tests.integration.playbooks.checks import ok, recap, text
 
 ROOT = Path(__file__).resolve().parents[3]
 SETUP = ROOT / "playbooks" / "setup.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 PIPELINES = [{"name": "orders", "table_name": "orders", "function_name": "orders_fn"},
              {"name": "audit", "table_name": "audit", "function_name": "audit_fn"}]
-
-
-def ok(proc: Any) -> None:
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-
-
-def text(proc: Any) -> str:
-    return " ".join(proc.stdout.split())
-
-
-def recap(proc: Any) -> dict[str, dict[str, int]]:
-    counters = {}
-    for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
-        counters[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return counters
 
 
 def test_deferred_waits_end_settled_and_a_rerun_changes_nothing(run_playbook, aws, sandbox):

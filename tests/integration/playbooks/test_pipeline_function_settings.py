@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
+
+from ansible_collections.streamops.dynamodb_lambda.tests.integration.playbooks.checks import ok, recap
 
 ROOT = Path(__file__).resolve().parents[3]
 SETUP = ROOT / "playbooks" / "setup.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
-
-
-def ok(proc: Any) -> None:
-    failures = "\n".join(re.findall(r"^(?:fatal|failed): .*(?:\n {4}.*)*", proc.stdout, re.M))
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{failures}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-
-
-def recap(proc: Any) -> dict[str, dict[str, int]]:
-    counters = {}
-    for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
-        counters[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return counters
 
 
 def test_pipeline_with_function_settings_verifies_and_tears_down(run_playbook, aws, sandbox, tmp_path):

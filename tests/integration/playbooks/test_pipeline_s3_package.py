@@ -6,22 +6,17 @@ objects alone."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from pathlib import Path
+
+from ansible_collections.streamops.dynamodb_lambda.tests.integration.playbooks.checks import ok, recap
 
 ROOT = Path(__file__).resolve().parents[3]
 SETUP = ROOT / "playbooks" / "setup.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 BUCKET = "pipeline-code"
 BIG = 51 * 1024 * 1024
-# ok() and recap() of the function settings' playbook test, loaded by path (test files are not a package).
-_spec = importlib.util.spec_from_file_location("_playbook_checks", Path(__file__).with_name(
-    "test_pipeline_function_settings.py"))
-_checks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_checks)
-ok, recap = _checks.ok, _checks.recap
 
 
 def keys(aws) -> list[str]:

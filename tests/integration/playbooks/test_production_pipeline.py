@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.streamops.dynamodb_lambda.tests.integration.playbooks.checks import ok, recap
+
 ROOT = Path(__file__).resolve().parents[3]
 SETUP = ROOT / "playbooks" / "setup.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
@@ -32,18 +34,6 @@ HOST = "orders"
 # What a run that changes nothing must not call.
 CODE_AND_VERSION_WRITES = ("lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
                            "lambda:PublishVersion", "lambda:CreateFunction", "lambda:UpdateAlias")
-
-
-def ok(proc: Any) -> None:
-    failures = "\n".join(re.findall(r"^(?:fatal|failed): .*(?:\n {4}.*)*", proc.stdout, re.M))
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{failures}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-
-
-def recap(proc: Any) -> dict[str, dict[str, int]]:
-    counters = {}
-    for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
-        counters[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return counters
 
 
 def pip_runs(log: Path) -> int:

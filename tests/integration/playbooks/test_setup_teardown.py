@@ -11,19 +11,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.streamops.dynamodb_lambda.tests.integration.playbooks.checks import ok, recap, text
+
 ROOT = Path(__file__).resolve().parents[3]
 SETUP = ROOT / "playbooks" / "setup.yml"
 VERIFY = ROOT / "playbooks" / "verify.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 FUNCTION = "Lambda_demo_DynamoDB_stream"
-
-
-def recap(proc: Any) -> dict[str, dict[str, int]]:
-    """PLAY RECAP counters per host."""
-    counters = {}
-    for host, fields in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", proc.stdout, re.M):
-        counters[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", fields)}
-    return counters
 
 
 def changed_tasks(proc: Any, host: str) -> list[str]:
@@ -36,16 +30,6 @@ def changed_tasks(proc: Any, host: str) -> list[str]:
         elif re.match(rf"^changed: \[{re.escape(host)}(?: -> \S+)?\]", line):
             names.append(task)
     return names
-
-
-def ok(proc: Any) -> None:
-    failures = "\n".join(re.findall(r"^(?:fatal|failed): .*(?:\n {4}.*)*", proc.stdout, re.M))
-    assert proc.returncode == 0, f"rc={proc.returncode}\n{failures}\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}"
-
-
-def text(proc: Any) -> str:
-    """Output with whitespace collapsed: the yaml callback wraps long messages."""
-    return " ".join(proc.stdout.split())
 
 
 def reports(directory: Path) -> dict[str, dict[str, Any]]:
