@@ -16,6 +16,8 @@ TESTS = {
     "plugins/modules/stream_trigger.py": [M + "test_stream_trigger_core.py", M + "test_stream_trigger.py"],
     "plugins/modules/dynamodb_stream.py": [M + "test_dynamodb_stream_core.py", M + "test_dynamodb_stream.py"],
     "plugins/modules/execution_role.py": [M + "test_execution_role_core.py", M + "test_execution_role.py"],
+    "plugins/modules/pipeline_wait.py": [M + "test_pipeline_wait.py"],
+    "plugins/module_utils/code_s3.py": [M + "test_stream_function_s3.py", "tests/unit/plugins/module_utils"],
 }
 # module_utils are shared: their mutants meet every core test and the module_utils tests.
 SHARED = [M + "test_stream_function_core.py", M + "test_stream_trigger_core.py", M + "test_dynamodb_stream_core.py",

@@ -31,6 +31,10 @@ SCOPE = {
         "create_mapping", "update_mapping", "delete_mapping"),
     "plugins/modules/execution_role.py": (
         "create", "update", "ensure_present", "empty_role", "ensure_absent"),
+    "plugins/modules/pipeline_wait.py": ("function_reader", "mapping_reader", "wait_all", "run"),
+    # Ownership decides what teardown may delete.
+    "plugins/module_utils/tags.py": ("with_owner", "missing_owner_tags", "owns", "not_owned_reason"),
+    "plugins/module_utils/code_s3.py": ("object_key", "function_prefix", "find_object", "owned_objects"),
 }
 
 
