@@ -867,7 +867,7 @@ def ensure_function(module, lam, params, archive, sha, ops, stage=None):
     found = get_function(lam, name)
 
     def with_role_retry(call, **kwargs):
-        # A role created or changed seconds ago is refused for a while (pitfall 2): retry only that.
+        # A role created or changed seconds ago is refused for a while (IAM is eventually consistent): retry only that.
         return retry_until_deadline(lambda: call(aws_retry=True, **kwargs), is_iam_propagation_error,
                                     params["role_wait_timeout"])
 

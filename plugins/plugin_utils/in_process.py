@@ -3,10 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run this collection's modules in a fork of the controller instead of a fresh Python.
 
-Why: an AWS module task costs about 0.75 s on a small machine, nearly all of it start-up (a new Python, the
-AnsiballZ payload, importing amazon.aws's module_utils and boto3, ~0.15 s of which is compiling module_utils that a
-zip import can never cache), against a few milliseconds of API work against the sandbox. A playbook that sets up
-many pipelines pays that for every module task of every pipeline (issue 6, bench/RESULTS.md).
+Why: an AWS module task spends nearly all of its time starting up (a new Python, the AnsiballZ payload, importing
+amazon.aws's module_utils and boto3, part of it compiling module_utils that a zip import can never cache), against
+a few milliseconds of API work against the sandbox. A playbook that sets up many pipelines pays that for every
+module task of every pipeline (the figures are in bench/README.md and bench/RESULTS.md).
 
 When the task runs on the controller anyway (local connection, the controller's own Python, no become, no task
 environment, not async), the action plugin of a module forks the worker process and runs the module there with
