@@ -294,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"measuring {meta['tree']}; sandbox on {sb.url}", flush=True)
         bench = Bench(sb, args, root)
         meta["knobs"] = {}
-        attempts = report.attempts_from_readme((BENCH / "README.md").read_text(encoding="utf-8"))
+        readme = (BENCH / "README.md").read_text(encoding="utf-8")
+        attempts = report.attempts_from_readme(readme)
+        notes = report.notes_from_readme(readme)
 
         def write(partial: bool) -> dict[str, dict[str, report.Stat]]:
             # Written after every part, so a long run stopped half-way still leaves what it measured.
@@ -303,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             meta["partial"] = partial
             summaries = {name: report.summarise(samples) for name, samples in bench.samples.items()}
             text = report.render(meta, summaries, dict(bench.latency), bench.profiles, bench.slow, bench.calls,
-                                 attempts, bench.package_builds)
+                                 attempts, bench.package_builds, notes)
             if args.only == {"package"} and args.out.exists():
                 # This part alone: only its section changes, the other sections stay as the last full run wrote them.
                 text = package.merge_section(args.out.read_text(encoding="utf-8"), text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
@@ -281,6 +282,31 @@ def attempts_from_readme(text: str) -> list[str]:
     return out
 
 
+NOTES_HEADING = "## Notes on missed targets"
+
+
+def notes_from_readme(text: str) -> dict[tuple[str, str], str]:
+    """bench/README.md's notes on missed targets, keyed (profile, target name): bullets of its "Notes on missed
+    targets" section that start with the profile in backticks and the target's name, then a colon."""
+    notes: dict[tuple[str, str], str] = {}
+    inside, key = False, None
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside, key = line.startswith(NOTES_HEADING), None
+            continue
+        if not inside:
+            continue
+        found = re.match(r"^- `(\w+)` ([^:]+): (.*)$", line)
+        if found:
+            key = (found.group(1), found.group(2).strip())
+            notes[key] = found.group(3).strip()
+        elif key and line.startswith("  ") and line.strip():
+            notes[key] += " " + line.strip()
+        elif not line.strip():
+            key = None
+    return notes
+
+
 def verify_latency_from_timeline(timeline: list[dict[str, Any]]) -> list[float]:
     """Per host: end of the last item change before the last log wait -> the verify assertion passing.
 
@@ -349,7 +375,8 @@ def _load(values: Any) -> str:
 def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency: dict[str, list[float]],
            profiles: dict[str, list[dict[str, Any]]], slow: dict[str, list[dict[str, Any]]],
            calls: dict[str, dict[str, dict[str, int]]], attempts: list[str] | tuple[str, ...] = (),
-           package_builds: list[dict[str, Any]] | None = None) -> str:
+           package_builds: list[dict[str, Any]] | None = None,
+           notes: dict[tuple[str, str], str] | None = None) -> str:
     """RESULTS.md: *summaries*, *calls* per latency profile; *profiles* / *slow* keyed "<profile>: <run>"."""
     names = [p for p in PROFILES if p in summaries] + [p for p in summaries if p not in PROFILES]
     knobs = meta.get("knobs", {})
@@ -387,9 +414,10 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
     if missed:
         lines += ["", "## Missed targets: what was tried and what each attempt bought", ""]
         for v in missed:
-            lines.append(f"- `{v.profile}` {v.name} ({v.target}): {v.measured}. Note: _to be written by whoever "
-                         "works on this target: what was tried for it and what each attempt bought, as measured by "
-                         "this benchmark._")
+            note = (notes or {}).get((v.profile, v.name))
+            if note is None:
+                note = f"_none yet: add one to bench/README.md, \"{NOTES_HEADING[3:]}\"._"
+            lines.append(f"- `{v.profile}` {v.name} ({v.target}): {v.measured}. Note: {note}")
         if attempts:
             lines += ["", "Attempts recorded so far (bench/README.md, \"Designs tried\"):", ""]
             lines += [f"- {a}" for a in attempts]

@@ -209,3 +209,21 @@ def test_attempts_come_from_the_designs_tried_sections_only():
                         "## Other", "- not one either", "## Designs tried under aws", "- **Three**: 3 s"])
     assert report.attempts_from_readme(readme) == ["**One** thing: 10 -> 5 s (wrapped line)", "**Two**: no gain",
                                                    "**Three**: 3 s"]
+
+
+def test_notes_on_missed_targets_come_from_their_readme_section_by_profile_and_name():
+    readme = "\n".join(["## Notes on missed targets", "", "- `aws` scale (setup): tried A (10x -> 4x),",
+                        "  then B (no gain)", "- `zero` idempotent re-run: nothing waits there", "",
+                        "## Other", "- `aws` scale (teardown): not a note"])
+    assert report.notes_from_readme(readme) == {("aws", "scale (setup)"): "tried A (10x -> 4x), then B (no gain)",
+                                                ("zero", "idempotent re-run"): "nothing waits there"}
+
+
+def test_a_missed_target_shows_its_note_or_says_that_it_has_none():
+    summary = report.summarise({"ours setup": [run(10.0)], "ours rerun": [run(9.0)]})
+    noted = report.render({}, {"aws": summary}, {}, {}, {}, {}, [],
+                          notes={("aws", "idempotent re-run"): "what was tried, and what it bought"})
+    assert "of cold setup time): 0 writes (max over runs), 9.00 s = 90% of 10.00 s. Note: what was tried, and what " \
+           "it bought" in noted
+    bare = report.render({}, {"aws": summary}, {}, {}, {}, {}, [])
+    assert 'Note: _none yet: add one to bench/README.md, "Notes on missed targets"._' in bare
