@@ -333,7 +333,7 @@ def _is_sandbox(pid: int) -> bool:
     """The process exists, is not a zombie, and runs `-m sandbox` (a reused pid is not signalled)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
     return state != "Z" and b"sandbox" in cmdline and b"-m" in cmdline
@@ -356,12 +356,9 @@ def _start(options: argparse.Namespace) -> int:
                              start_timeout=options.start_timeout, detached=True)
     try:
         sandbox.start()
-    except SandboxStartError as exc:
+    except SandboxStartError as exc:  # start() has stopped the child already
         print(exc, file=sys.stderr)
         return 1
-    except BaseException:
-        sandbox.stop()
-        raise
     assert sandbox.process is not None
     options.pidfile.parent.mkdir(parents=True, exist_ok=True)
     options.pidfile.write_text(f"{sandbox.process.pid}\n", encoding="utf-8")
