@@ -10,10 +10,17 @@ Standard library only (the demo's virtualenv has nothing else it would need); `w
 every caller has. The child gets the sandbox's test credentials, its output goes to *log_path* (and the last lines
 into error messages), readiness is its "sandbox ready on <url>" line followed by a health call, and `stop` sends
 SIGTERM, then kills it if it has not exited.
+
+From a shell or a playbook (molecule's create and destroy), the same launcher runs the sandbox detached, in its own
+session, and leaves it running:
+
+    python -m sandbox.client start --port 4611 --log sandbox.log --pidfile sandbox.pid -- --throttle 0.2
+    python -m sandbox.client stop --pidfile sandbox.pid
 """
 
 from __future__ import annotations
 
+import argparse
 import collections
 import json
 import os
@@ -158,12 +165,14 @@ class SandboxProcess(SandboxClient):
     *port*: None lets the sandbox pick a free one (no race with another process taking it in between).
     *args*: more `python -m sandbox` options (e.g. ["--mapping-transition", "2"]); what they set is what `reset`
     restores. *env*: added to this process's environment and CREDENTIALS. *log_path*: the child's whole output
-    (None: kept in memory only, the last TAIL_LINES lines).
+    (None: kept in memory only, the last TAIL_LINES lines). *detached*: the child gets its own session, stdin
+    /dev/null and *log_path* as its stdout and stderr, so it outlives this process (the command line's `start`);
+    readiness is then read from the log file as it grows.
     """
 
     def __init__(self, port: int | None = None, *, args: Iterable[str] = (), env: Mapping[str, str] | None = None,
                  log_path: Path | None = None, start_timeout: float = 60.0, root: Path = ROOT,
-                 python: str = sys.executable, timeout: float = 60.0):
+                 python: str = sys.executable, timeout: float = 60.0, detached: bool = False):
         super().__init__(f"http://127.0.0.1:{port or 0}", timeout=timeout)
         self.port = port or 0
         self.args = list(args)
@@ -172,6 +181,9 @@ class SandboxProcess(SandboxClient):
         self.start_timeout = start_timeout
         self.root = root
         self.python = python
+        self.detached = detached
+        if detached and log_path is None:
+            raise ValueError("a detached sandbox needs a log_path: its output has nowhere else to go")
         self.process: subprocess.Popen[str] | None = None
         self.ready_line = ""
         self.start_seconds = 0.0
@@ -187,9 +199,18 @@ class SandboxProcess(SandboxClient):
         env = {**os.environ, **CREDENTIALS, "PYTHONUNBUFFERED": "1", **self.env}
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.command(), cwd=self.root, env=env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._drain, name="sandbox-log", daemon=True).start()
+        if self.detached:
+            assert self.log_path is not None
+            with open(self.log_path, "w", encoding="utf-8") as log:
+                self.process = subprocess.Popen(self.command(), cwd=self.root, env=env, stdin=subprocess.DEVNULL,
+                                                stdout=log, stderr=subprocess.STDOUT, text=True,
+                                                start_new_session=True)
+            reader = self._follow_log
+        else:
+            self.process = subprocess.Popen(self.command(), cwd=self.root, env=env, stdout=subprocess.PIPE,
+                                            stderr=subprocess.STDOUT, text=True)
+            reader = self._drain
+        threading.Thread(target=reader, name="sandbox-log", daemon=True).start()
         try:
             self.ready_line = self._wait_ready(started + self.start_timeout)
             # The ready line names the address it listens on (the port it picked when given 0).
@@ -218,6 +239,33 @@ class SandboxProcess(SandboxClient):
             if log is not None:
                 log.close()
             self._lines.put(None)
+
+    def _follow_log(self) -> None:
+        # A detached child writes to the log file itself; its lines are read back as the file grows, until the ready
+        # line (the child's output is no concern of this process after that) or the child's exit. A file has no
+        # readiness to block on, hence the short poll.
+        assert self.process is not None and self.log_path is not None
+        with open(self.log_path, encoding="utf-8", errors="replace") as log:
+            partial = ""
+            while True:
+                exited = self.process.poll() is not None
+                chunk = log.readline()
+                if chunk:
+                    partial += chunk
+                    if partial.endswith("\n"):
+                        self.tail.append(partial)
+                        self._lines.put(partial)
+                        if partial.startswith(READY_PREFIX):
+                            return
+                        partial = ""
+                    continue
+                if exited:  # nothing more is coming: the child has gone and the file is read to its end
+                    if partial:
+                        self.tail.append(partial)
+                        self._lines.put(partial)
+                    self._lines.put(None)
+                    return
+                time.sleep(0.05)
 
     def _wait_ready(self, deadline: float) -> str:
         """Block on the child's output (no sleep) until its ready line, its exit, or the deadline."""
@@ -259,3 +307,97 @@ class SandboxProcess(SandboxClient):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_pid(pid: int, timeout: float = 20.0) -> bool:
+    """SIGTERM to a sandbox that another process started (the command line's `start`), then SIGKILL to its
+    session after *timeout* seconds; waits by polling until it is gone. False if there was no such process."""
+    if not _is_sandbox(pid):
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    if _gone_by(pid, time.monotonic() + timeout):
+        return True
+    # It started its own session (start_new_session), so the group also holds any function runtime it left.
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    _gone_by(pid, time.monotonic() + 10)
+    return True
+
+
+def _is_sandbox(pid: int) -> bool:
+    """The process exists, is not a zombie, and runs `-m sandbox` (a reused pid is not signalled)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z" and b"sandbox" in cmdline and b"-m" in cmdline
+
+
+def _gone_by(pid: int, deadline: float) -> bool:
+    # Not our child (its parent has exited), so there is no wait(); its /proc entry is polled instead.
+    while _is_sandbox(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _start(options: argparse.Namespace) -> int:
+    if options.pidfile.exists():
+        print(f"{options.pidfile} exists: a sandbox may already run; stop it first", file=sys.stderr)
+        return 1
+    sandbox = SandboxProcess(options.port, args=options.sandbox_args, log_path=options.log,
+                             start_timeout=options.start_timeout, detached=True)
+    try:
+        sandbox.start()
+    except SandboxStartError as exc:  # start() has stopped the child already
+        print(exc, file=sys.stderr)
+        return 1
+    assert sandbox.process is not None
+    options.pidfile.parent.mkdir(parents=True, exist_ok=True)
+    options.pidfile.write_text(f"{sandbox.process.pid}\n", encoding="utf-8")
+    print(sandbox.url)
+    return 0
+
+
+def _stop(options: argparse.Namespace) -> int:
+    try:
+        pid = int(options.pidfile.read_text(encoding="utf-8").strip())
+    except FileNotFoundError:
+        print(f"no {options.pidfile}: no sandbox to stop")
+        return 0
+    except ValueError:
+        print(f"{options.pidfile} does not hold a process id", file=sys.stderr)
+        return 1
+    stopped = stop_pid(pid, options.timeout)
+    options.pidfile.unlink(missing_ok=True)
+    print(f"sandbox {pid} stopped" if stopped else f"sandbox {pid} was not running")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.client",
+                                     description="Start python -m sandbox detached, or stop it.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("start", help="start the sandbox in its own session and wait until it is ready")
+    start.add_argument("--port", type=int, required=True)
+    start.add_argument("--log", type=Path, required=True, help="the sandbox's stdout and stderr")
+    start.add_argument("--pidfile", type=Path, required=True, help="written once the sandbox is ready")
+    start.add_argument("--start-timeout", type=float, default=60.0, help="seconds to wait for its ready line")
+    start.add_argument("sandbox_args", nargs="*", metavar="-- SANDBOX_OPTION",
+                       help="python -m sandbox options, after --")
+    stop = commands.add_parser("stop", help="SIGTERM the sandbox of a pid file, SIGKILL after --timeout")
+    stop.add_argument("--pidfile", type=Path, required=True)
+    stop.add_argument("--timeout", type=float, default=20.0)
+    options = parser.parse_args(argv)
+    return _start(options) if options.command == "start" else _stop(options)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
