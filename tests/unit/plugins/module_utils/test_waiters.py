@@ -225,3 +225,25 @@ def test_wait_function_usable_fails_with_lambdas_reason():
     fake = FakeLambda([{"State": "Active", "LastUpdateStatus": "Failed", "LastUpdateStatusReason": "no space"}])
     with pytest.raises(waiters.WaitFailed, match="the last update of function demo failed: no space"):
         waiters.wait_function_usable(fake, "demo", 10)
+
+
+def test_a_fixed_interval_schedule_is_allowed_and_the_refusal_names_the_factor():
+    clock = FakeClock()
+    answers = iter([False, False, True])
+    assert waiters.poll_until(lambda: next(answers), 10, schedule=waiters.Schedule(0.5, 1, 0.5),
+                              sleep=clock.sleep, clock=clock) is True
+    assert clock.sleeps == [0.5, 0.5]
+    with pytest.raises(ValueError) as refused:
+        waiters.poll_until(lambda: True, 10, schedule=waiters.Schedule(1, 0.5, 5))
+    assert str(refused.value) == "factor must be >= 1, got 0.5"
+
+
+def test_error_code_and_message_of_a_client_error_and_of_anything_else():
+    assert waiters.error_code(client_error("Throttling", "slow down")) == "Throttling"
+    assert waiters.error_message(client_error("Throttling", "slow down")) == "slow down"
+    plain = RuntimeError("connection reset")
+    assert waiters.error_code(plain) == ""
+    assert waiters.error_message(plain) == "connection reset"
+    # A ClientError without a Message says what botocore says.
+    bare = ClientError({"Error": {"Code": "X"}}, "Op")
+    assert waiters.error_message(bare) == str(bare)
