@@ -173,7 +173,7 @@ class WaitFailed(Exception):
 
 def function_ready(conf):
     """Settled: State no longer Pending and LastUpdateStatus no longer InProgress."""
-    return conf.get("State", "Active") != "Pending" and conf.get("LastUpdateStatus", "Successful") != "InProgress"
+    return conf.get("State") != "Pending" and conf.get("LastUpdateStatus") != "InProgress"
 
 
 def function_failure(name, conf):
