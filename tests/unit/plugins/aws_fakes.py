@@ -701,12 +701,14 @@ class FakeS3(FakeClient):
 class FakeEC2(FakeClient):
     """DescribeNetworkInterfaces over the interfaces Lambda made
     (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html): filters by
-    description (a trailing * is a prefix) and subnet-id; ``linger(n)`` keeps the interfaces for n more reads."""
+    description (a trailing * is a prefix) and subnet-id; ``linger(n)`` keeps the interfaces for n more reads (a
+    read is one call, or the pages of one listing); ``page_size`` pages the answer with NextToken, as EC2 may."""
 
     def __init__(self):
         super().__init__()
         self.interfaces = []
         self._reads_left = 0
+        self.page_size = 1000
 
     def add_interface(self, eni_id, description, subnet_id, status="in-use"):
         self.interfaces.append({"NetworkInterfaceId": eni_id, "Description": description, "SubnetId": subnet_id,
@@ -717,12 +719,17 @@ class FakeEC2(FakeClient):
 
     def describe_network_interfaces(self, **kwargs):
         kwargs = self._record("describe_network_interfaces", kwargs)
-        if self._reads_left <= 0:
-            self.interfaces = []
-        self._reads_left -= 1
+        start = int(kwargs.get("NextToken") or 0)
+        if not start:
+            if self._reads_left <= 0:
+                self.interfaces = []
+            self._reads_left -= 1
 
         def matches(eni, flt):
             key = {"description": "Description", "subnet-id": "SubnetId"}[flt["Name"]]
             return any(eni[key].startswith(v[:-1]) if v.endswith("*") else eni[key] == v for v in flt["Values"])
         found = [eni for eni in self.interfaces if all(matches(eni, f) for f in kwargs.get("Filters", []))]
-        return {"NetworkInterfaces": copy.deepcopy(found)}
+        answer = {"NetworkInterfaces": copy.deepcopy(found[start:start + self.page_size])}
+        if start + self.page_size < len(found):
+            answer["NextToken"] = str(start + self.page_size)
+        return answer

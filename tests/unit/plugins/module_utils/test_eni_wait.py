@@ -52,3 +52,15 @@ def test_the_timeout_names_the_function_and_the_interfaces_left(clock):
     assert "another function with the same subnets and security groups" in message
     assert message.endswith("(last seen: eni-1 (in-use, %s))" % SUBNET)
     assert max(clock.sleeps) == waiters.ENIS.cap
+
+
+def test_every_page_of_the_listing_is_read(clock):
+    ec2 = FakeEC2()
+    ec2.page_size = 1
+    for number in (1, 2, 3):
+        ec2.add_interface("eni-%d" % number, "AWS Lambda VPC ENI-fn-%d" % number, SUBNET)
+    ec2.linger(1)
+
+    assert waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET], 600, fs.eni_filters("fn", [SUBNET])) == 1
+    tokens = [kwargs.get("NextToken") for _name, kwargs in ec2.calls]
+    assert tokens == [None, "1", "2", None]  # three pages, then one empty listing
