@@ -199,3 +199,15 @@ def test_the_function_defaults_of_the_role_and_the_pipelines_role_agree_and_pass
 def test_core_problems_name_the_option_or_its_word(values, option):
     problems = fs.core_problems(values, {option: "word"})
     assert len(problems) == 1 and problems[0].startswith("word: "), problems
+
+
+@pytest.mark.parametrize("playbook", ["setup.yml", "teardown.yml", "verify.yml"])
+def test_what_a_playbook_sets_on_a_role_entry_is_not_overridden_by_the_pipeline_mapping(playbook):
+    """A role entry's vars (setup.yml's stream_trigger_wait: false, so the waits overlap at the end of the play) are
+    weaker than set_fact: tasks/role_variables.yml must not set the same variable, or the entry's value is lost."""
+    (task,) = load("playbooks/tasks/role_variables.yml")
+    mapped = set(task["ansible.builtin.set_fact"])
+    plays = load("playbooks/" + playbook)
+    on_entries = {name for play in plays for entry in play.get("roles", []) if isinstance(entry, dict)
+                  for name in entry.get("vars", {})}
+    assert not on_entries & mapped, sorted(on_entries & mapped)
