@@ -98,3 +98,67 @@ def test_check_mode_and_entries_without_uuid_read_nothing(clock):
     assert pipeline_wait.run(lam, params(function_name=None, mappings=[{"uuid": None, "state": "Enabled"}]),
                              check_mode=False) == {"changed": False, "function": None, "mappings": []}
     assert lam.calls == [] and clock.sleeps == []
+
+
+class GoneAt:
+    """A function and a mapping that exist (Active / *mapping_state*) until *gone_at* seconds, then are gone."""
+
+    def __init__(self, clock, gone_at, mapping_state="Deleting"):
+        self.clock, self.gone_at, self.mapping_state = clock, gone_at, mapping_state
+
+    def get_function_configuration(self, aws_retry=False, **kwargs):
+        if self.clock.now >= self.gone_at:
+            raise client_error("ResourceNotFoundException", "Function not found", "GetFunctionConfiguration")
+        return {"State": "Active", "LastUpdateStatus": "Successful"}
+
+    def get_event_source_mapping(self, aws_retry=False, UUID=None):
+        if self.clock.now >= self.gone_at:
+            raise client_error("ResourceNotFoundException", "gone", "GetEventSourceMapping")
+        return {"UUID": UUID, "State": self.mapping_state}
+
+
+def test_a_function_and_a_mapping_waited_for_until_gone(clock):
+    lam = GoneAt(clock, gone_at=4)
+
+    result = pipeline_wait.run(lam, params(function_state="absent", mappings=[{"uuid": "u-1", "state": "absent"}]),
+                               check_mode=False)
+
+    assert result == {"changed": False, "function": None,
+                      "mappings": [{"uuid": "u-1", "state": "gone", "state_transition_reason": None}]}
+    assert 4 <= clock.now <= 4 + waiters.FUNCTION.cap
+
+
+def test_the_timeout_of_a_deletion_names_both_and_what_was_last_seen(clock):
+    lam = GoneAt(clock, gone_at=1000)
+
+    with pytest.raises(waiters.WaitTimeout) as failed:
+        pipeline_wait.run(lam, params(function_state="absent", mappings=[{"uuid": "u-1", "state": "absent"}],
+                                      wait_timeout=30), check_mode=False)
+
+    assert str(failed.value) == (
+        "timed out after 30s waiting for function fn to be deleted and event source mapping u-1 to be deleted "
+        "(last seen: function fn to be deleted: State=Active LastUpdateStatus=Successful; event source mapping u-1 "
+        "to be deleted: Deleting)")
+
+
+def test_the_timeout_of_a_setup_names_the_function_as_to_be_active(clock):
+    lam = TimedLambda(clock, function_at=1000, mapping_at=None)
+
+    with pytest.raises(waiters.WaitTimeout) as failed:
+        pipeline_wait.run(lam, params(mappings=[], wait_timeout=20), check_mode=False)
+
+    assert str(failed.value) == ("timed out after 20s waiting for function fn to be Active (last seen: function fn "
+                                 "to be Active: State=Pending LastUpdateStatus=None)")
+
+
+def test_a_function_or_mapping_that_is_missing_while_awaited_present_is_a_failure(clock):
+    gone = GoneAt(clock, gone_at=0)
+
+    with pytest.raises(waiters.WaitFailed) as missing:
+        pipeline_wait.run(gone, params(mappings=[]), check_mode=False)
+    assert str(missing.value) == "function fn does not exist"
+
+    with pytest.raises(waiters.WaitFailed) as vanished:
+        pipeline_wait.run(gone, params(function_name=None), check_mode=False)
+    assert str(vanished.value) == "event source mapping u-1 disappeared while waiting for it"
+
