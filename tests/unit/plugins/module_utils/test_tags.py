@@ -97,3 +97,7 @@ def test_the_owner_tag_is_written_once_in_the_code():
         if path.parent.name in ("tasks", "vars", "defaults"):
             lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
             assert tags.MANAGED_BY_TAG not in "\n".join(lines), path.relative_to(ROOT)
+
+
+def test_every_missing_owner_tag_is_named():
+    assert tags.not_owned_reason("role r", {}, {"a": "1", "b": "2"}) == "role r does not carry tag a=1, b=2"

@@ -162,3 +162,25 @@ def test_a_function_or_mapping_that_is_missing_while_awaited_present_is_a_failur
         pipeline_wait.run(gone, params(function_name=None), check_mode=False)
     assert str(vanished.value) == "event source mapping u-1 disappeared while waiting for it"
 
+
+
+def test_every_mapping_is_reported_when_the_first_is_gone(clock):
+    lam = GoneAt(clock, gone_at=0)
+
+    result = pipeline_wait.run(lam, params(function_name=None, mappings=[{"uuid": "u-1", "state": "absent"},
+                                                                         {"uuid": "u-2", "state": "absent"}]),
+                               check_mode=False)
+
+    assert [m["uuid"] for m in result["mappings"]] == ["u-1", "u-2"]
+
+
+def test_a_mapping_in_the_wrong_stable_state_says_which_and_why():
+    lam = TimedLambda(ClockStub(), function_at=0, mapping_at=0, mapping_ends="Disabled")
+
+    with pytest.raises(waiters.WaitFailed) as failed:
+        pipeline_wait.run(lam, params(function_name=None), check_mode=False)
+    assert str(failed.value) == "event source mapping u-1 ended Disabled instead of Enabled: USER_INITIATED"
+
+
+class ClockStub:
+    now = 0.0

@@ -326,3 +326,34 @@ def test_the_pipeline_filter_names_the_fields_and_checks_the_packages_size():
     assert errors(entry, None, {"msg": "handler: ..."}) == []
     bad = errors(dict(entry, function_s3_bucket="Bad", function_s3_key_prefix="/x"))
     assert [p.split(":")[0] for p in bad] == ["function_s3_bucket", "function_s3_key_prefix"], bad
+
+
+def test_an_object_of_the_same_length_with_another_checksum_is_not_the_package():
+    s3 = FakeS3(BUCKET)
+    other = bytes(len(ARCHIVE))
+    s3.buckets[BUCKET][KEY] = {"Body": other, "ChecksumSHA256": base64.b64encode(hashlib.sha256(other).digest())
+                               .decode(), "Tags": {}}
+    # S3's checksum decides, not the length (ChecksumMode ENABLED asks S3 for it).
+    assert code_s3.find_object(s3, BUCKET, KEY, SHA, len(ARCHIVE)) is False
+    assert s3.calls[-1][1]["ChecksumMode"] == "ENABLED"
+
+
+def test_without_a_prefix_the_packages_sit_under_the_function_name():
+    assert code_s3.function_prefix(None, "fn") == code_s3.function_prefix("", "fn") == "fn/"
+    assert code_s3.object_key(None, "fn", SHA) == "fn/%s.zip" % base64.b64decode(SHA).hex()
+
+
+def test_an_object_deleted_between_the_listing_and_its_tags_is_skipped():
+    class Racing(FakeS3):
+        def get_object_tagging(self, **kwargs):
+            if kwargs["Key"].endswith("gone.zip"):
+                raise client_error("NoSuchKey", "The specified key does not exist.", "GetObjectTagging")
+            return super().get_object_tagging(**kwargs)
+
+    s3 = Racing(BUCKET)
+    prefix = code_s3.function_prefix("p/", "fn")
+    s3.buckets[BUCKET][prefix + "a-gone.zip"] = {"Body": b"x", "Tags": dict(OWNER)}
+    s3.buckets[BUCKET][prefix + "b.zip"] = {"Body": b"y", "Tags": dict(OWNER)}
+    s3.buckets[BUCKET][prefix + "c.zip"] = {"Body": b"z", "Tags": {}}
+
+    assert code_s3.owned_objects(s3, BUCKET, prefix, OWNER) == ([prefix + "b.zip"], [prefix + "c.zip"])
