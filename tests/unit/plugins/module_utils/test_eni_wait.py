@@ -64,3 +64,19 @@ def test_every_page_of_the_listing_is_read(clock):
     assert waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET], 600, fs.eni_filters("fn", [SUBNET])) == 1
     tokens = [kwargs.get("NextToken") for _name, kwargs in ec2.calls]
     assert tokens == [None, "1", "2", None]  # three pages, then one empty listing
+
+
+def test_the_timeout_with_two_subnets_and_two_interfaces_says_it_in_full(clock):
+    other = "subnet-0fedcba9876543210"
+    ec2 = FakeEC2()
+    ec2.add_interface("eni-1", "AWS Lambda VPC ENI-fn-1", SUBNET)
+    ec2.add_interface("eni-2", "AWS Lambda VPC ENI-fn-2", other, status="available")
+    ec2.linger(10 ** 6)
+
+    with pytest.raises(waiters.WaitTimeout) as failed:
+        waiters.wait_lambda_enis_gone(ec2, "fn", [SUBNET, other], 60, fs.eni_filters("fn", [SUBNET, other]))
+
+    assert str(failed.value) == (
+        "timed out after 60s waiting for Lambda to delete the network interfaces of function fn in %s, %s (Lambda "
+        "takes up to 20 minutes, and keeps an interface another function with the same subnets and security groups "
+        "still uses) (last seen: eni-1 (in-use, %s), eni-2 (available, %s))" % (SUBNET, other, SUBNET, other))
