@@ -163,7 +163,6 @@ def test_a_function_or_mapping_that_is_missing_while_awaited_present_is_a_failur
     assert str(vanished.value) == "event source mapping u-1 disappeared while waiting for it"
 
 
-
 def test_every_mapping_is_reported_when_the_first_is_gone(clock):
     lam = GoneAt(clock, gone_at=0)
 
