@@ -17,18 +17,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+# The sandbox's account, region and test credentials, from its one client (tests/integration/conftest.py puts the
+# repository root on sys.path before this file is loaded). ACCOUNT_ID is for the tests, through the h fixture.
+from sandbox.client import ACCOUNT_ID, CREDENTIALS, REGION  # noqa: F401  pylint: disable=unused-import
+
 ROOT = Path(__file__).resolve().parents[3]
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 SETUP = ROOT / "playbooks" / "setup.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing-session",
-    "AWS_DEFAULT_REGION": REGION,
-    "AWS_REGION": REGION,
-}
 
 
 # --- boto3 and polling ------------------------------------------------------------------------------------------
