@@ -129,15 +129,43 @@ def share_botocore_loader_cache(loader_class):
     loader_class._streamops_shared_cache = True  # pylint: disable=protected-access
 
 
-def _warm_up():
-    """Import what every module run needs and load the services' models, once, before the workers fork.
+# A filter of this collection: asking the loader for one imports the collection's filter files together.
+COLLECTION_FILTER = "streamops.dynamodb_lambda.arn_parts"
 
-    Then freeze what the process holds (gc.freeze, after a collection): the workers ansible forks from this process
-    and the module forks of those would otherwise have the garbage collector walk, and so copy on write, the whole
-    inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s -> 18.0/18.9 s, wall 13.5/13.7 s
-    -> 11.9/12.3 s. What is frozen is never collected: a bounded cost, paid once per playbook run.
+
+def warm_template_plugins(filter_loader, test_loader):
+    """Import ansible-core's filter and test plugins and this collection's filters in this process.
+
+    A worker imports every plugin file a template of its task names, since the main process has not (ansible-core's
+    filters and tests come as a handful of files, each imported whole). Imported here, before the workers fork,
+    they are in sys.modules of every worker, which the plugin loader looks in first.
     """
+    for loader in (filter_loader, test_loader):
+        for _plugin in loader.all():
+            pass
+    filter_loader.get_with_context(COLLECTION_FILTER)
+
+
+def _warm_up():
+    """Import what every task needs and load the services' models, once, before the workers fork.
+
+    The template plugins always (every worker renders templates); boto3, the module_utils and the services' models
+    when modules run in a fork. Then freeze what the process holds (gc.freeze, after a collection): the workers
+    ansible forks from this process and the module forks of those would otherwise have the garbage collector walk,
+    and so copy on write, the whole inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s
+    -> 18.0/18.9 s, wall 13.5/13.7 s -> 11.9/12.3 s. What is frozen is never collected: a bounded cost, paid once
+    per playbook run.
+    """
+    try:
+        from ansible.plugins.loader import filter_loader, test_loader  # pylint: disable=import-outside-toplevel
+
+        warm_template_plugins(filter_loader, test_loader)
+    except Exception:  # pylint: disable=broad-exception-caught
+        # Only speed depends on this; a plugin that cannot load fails the task that uses it, as without it.
+        pass
     if _switched_off() or SEAM is None:
+        gc.collect()
+        gc.freeze()
         return
     try:
         # pylint: disable=unused-import,import-outside-toplevel
@@ -151,11 +179,11 @@ def _warm_up():
                                         aws_secret_access_key="warm-up")  # no call is made: clients only
         for service in WARM_SERVICES:
             session.client(service)
-        gc.collect()
-        gc.freeze()
     except Exception:  # pylint: disable=broad-exception-caught
         # Only speed depends on this; a missing library is reported by the module run itself.
         pass
+    gc.collect()
+    gc.freeze()
 
 
 display = Display()
