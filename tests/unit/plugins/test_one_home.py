@@ -37,12 +37,12 @@ def role_defaults(role):
 
 
 def mapping():
-    """The role variables the playbooks set: vars/pipeline_roles.json, and the pipeline's fields that
-    tasks/role_variables.yml sets (its ``__p`` is ``streamops_pipeline``)."""
+    """The role variables the playbooks set: vars/pipeline_roles.json, and the pipeline's fields that each pipeline's
+    host carries (``__streamops_fields``, given to the pipelines role's add_host), as ``streamops_pipeline.<field>``."""
     found = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
-    (task,) = load("playbooks/tasks/role_variables.yml")
-    for variable, template in task["ansible.builtin.set_fact"].items():
-        found[variable] = template.replace("__p.", "streamops_pipeline.")
+    for variable, field in found["__streamops_fields"].items():
+        assert variable not in found, variable  # vars_files would beat the host variable
+        found[variable] = "{{ streamops_pipeline.%s }}" % field
     return found
 
 
@@ -202,12 +202,18 @@ def test_core_problems_name_the_option_or_its_word(values, option):
 
 
 @pytest.mark.parametrize("playbook", ["setup.yml", "teardown.yml", "verify.yml"])
-def test_what_a_playbook_sets_on_a_role_entry_is_not_overridden_by_the_pipeline_mapping(playbook):
-    """A role entry's vars (setup.yml's stream_trigger_wait: false, so the waits overlap at the end of the play) are
-    weaker than set_fact: tasks/role_variables.yml must not set the same variable, or the entry's value is lost."""
-    (task,) = load("playbooks/tasks/role_variables.yml")
-    mapped = set(task["ansible.builtin.set_fact"])
-    plays = load("playbooks/" + playbook)
-    on_entries = {name for play in plays for entry in play.get("roles", []) if isinstance(entry, dict)
-                  for name in entry.get("vars", {})}
-    assert not on_entries & mapped, sorted(on_entries & mapped)
+def test_a_playbook_sets_no_variable_that_a_pipeline_field_gives(playbook):
+    """A pipeline's fields reach the roles as host variables, which a play's vars, a role entry's vars and a task's
+    vars all beat: a playbook that set one of them would silently replace that field of every pipeline."""
+    mapped = set(json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())["__streamops_fields"])
+    set_here = set()
+    for play in load("playbooks/" + playbook):
+        set_here.update(play.get("vars") or {})
+        for entry in play.get("roles", []):
+            if isinstance(entry, dict):
+                set_here.update(entry.get("vars") or {})
+        for task in play.get("pre_tasks", []) + play.get("tasks", []):
+            set_here.update(task.get("vars") or {})
+            set_here.update(task.get("ansible.builtin.set_fact") or {})
+    assert set_here, playbook
+    assert not set_here & mapped, sorted(set_here & mapped)

@@ -75,30 +75,27 @@ def test_name_errors_state_the_rule_in_words(value, kind, expected):
     assert not re.search(r"\^|\$|\{\d", pipeline_name_error(value, kind))
 
 
-FORWARD = re.compile(r"\{\{ omit if __p\.([\w.]+) is none else __p\.([\w.]+) \}\}")
-
-
 def forward_mapping() -> dict[str, str]:
-    """Role variable -> pipeline field, as playbooks/tasks/role_variables.yml sets them (a null field omitted)."""
-    (task,) = yaml.safe_load((ROOT / "playbooks" / "tasks" / "role_variables.yml").read_text())
-    assert task["vars"]["__p"] == "{{ streamops_pipeline }}"
-    forward = {}
-    for variable, template in task["ansible.builtin.set_fact"].items():
-        match = FORWARD.fullmatch(str(template).strip())
-        if match:
-            assert match.group(1) == match.group(2), variable  # the null test and the value read one field
-            forward[variable] = match.group(1)
-    return forward
-
-
-def test_field_names_in_the_mapping_follow_the_forward_mapping():
-    """__streamops_fields (role variable -> pipeline field, for messages) says exactly what the set_fact says."""
+    """Role variable -> pipeline field: __streamops_fields, which the playbooks' validate play gives the pipelines
+    role, whose add_host sets each non-null field as its role variable on the pipeline's host."""
     mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
-    assert mapping["__streamops_fields"] == forward_mapping()
+    return mapping["__streamops_fields"]
+
+
+def test_the_hosts_get_their_role_variables_from_the_one_mapping():
+    """validate.yml passes __streamops_fields to the pipelines role, whose add_host applies pipeline_role_vars."""
+    (play,) = yaml.safe_load((ROOT / "playbooks" / "validate.yml").read_text())
+    assert "vars/pipeline_roles.json" in play["vars_files"]
+    (entry,) = play["roles"]
+    assert entry["vars"]["pipelines_role_variables"] == "{{ __streamops_fields }}"
+    tasks = yaml.safe_load((ROOT / "roles" / "pipelines" / "tasks" / "main.yml").read_text())
+    (add_host,) = [task for task in tasks if "ansible.builtin.add_host" in task]
+    assert "pipeline_role_vars(pipelines_role_variables)" in add_host["ansible.builtin.add_host"]
 
 
 def test_no_pipeline_field_reaches_a_role_through_vars_files():
-    """vars_files would pass a null field as "" on ansible-core before 2.19; each field goes through the set_fact."""
+    """vars_files would pass a null field as "" on ansible-core before 2.19, and vars_files are stronger than the
+    host variables the fields become: no variable may be both."""
     mapping = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
     passed_through = [variable for variable, template in mapping.items()
                       if re.fullmatch(r"\{\{ streamops_pipeline\.[\w.]+ \}\}", str(template))]

@@ -302,11 +302,8 @@ def test_every_copy_of_the_prefix_default_and_the_fields_is_bound_to_the_one_hom
     spec = load("roles/pipelines/vars/main.yml")["__pipelines_entry_spec"]
     assert spec["function_s3_bucket"] == spec["function_s3_key_prefix"] == {"type": "str"}
     mapping = json.loads((root / "playbooks/vars/pipeline_roles.json").read_text())
-    (task,) = yaml.safe_load((root / "playbooks/tasks/role_variables.yml").read_text())
     for name in ("s3_bucket", "s3_key_prefix"):
         variable = "stream_function_" + name
-        assert task["ansible.builtin.set_fact"][variable] == \
-            "{{ omit if __p.function_%s is none else __p.function_%s }}" % (name, name)
         assert mapping["__streamops_fields"][variable] == "function_" + name
     role_vars = load("roles/stream_function/vars/main.yml")["__stream_function_option_variables"]
     assert role_vars["s3_bucket"] == "stream_function_s3_bucket"
