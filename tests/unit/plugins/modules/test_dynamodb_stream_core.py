@@ -230,7 +230,7 @@ def expected(ddb, **values):
     out = {"changed": True, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
            "created": False, "deleted": False, "owned": False, "key_schema": KEYS, "table_name": "orders",
            "table_arn": ddb.table_arn("orders"), "stream_enabled": True, "stream_arn": table.get("LatestStreamArn"),
-           "stream_label": table.get("LatestStreamLabel"), "view_type": "NEW_AND_OLD_IMAGES"}
+           "stream_label": table.get("LatestStreamLabel"), "view_type": "NEW_AND_OLD_IMAGES", "table_status": "ACTIVE"}
     out.update(values)
     return out
 
@@ -293,7 +293,7 @@ def test_the_whole_result_of_an_absent_table(clock):
     assert result == {"changed": False, "stream_replaced": False, "previous_stream_arn": None, "table_exists": False,
                       "created": False, "deleted": False, "owned": False, "key_schema": [], "table_name": "orders",
                       "table_arn": None, "stream_enabled": False, "stream_arn": None, "stream_label": None,
-                      "view_type": None}
+                      "view_type": None, "table_status": None}
 
 
 def test_the_whole_result_of_a_table_deletion(clock):
@@ -308,7 +308,7 @@ def test_the_whole_result_of_a_table_deletion(clock):
     assert result == {"changed": True, "stream_replaced": False, "previous_stream_arn": old, "table_exists": False,
                       "created": False, "deleted": True, "owned": False, "key_schema": [], "table_name": "orders",
                       "table_arn": ddb.table_arn("orders"), "stream_enabled": False, "stream_arn": None,
-                      "stream_label": None, "view_type": None}
+                      "stream_label": None, "view_type": None, "table_status": None}
     assert diff == {"before": {"table_exists": True, "stream_enabled": True, "view_type": "NEW_IMAGE",
                                "stream_arn": old, "owned": True},
                     "after": {"table_exists": False, "stream_enabled": False, "view_type": None, "stream_arn": None,
@@ -381,7 +381,7 @@ def test_the_whole_result_of_a_creation_in_check_mode(clock):
     assert result == {"changed": True, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
                       "created": True, "deleted": False, "owned": True, "key_schema": KEYS, "table_name": "orders",
                       "table_arn": None, "stream_enabled": True, "stream_arn": None, "stream_label": None,
-                      "view_type": "NEW_AND_OLD_IMAGES"}
+                      "view_type": "NEW_AND_OLD_IMAGES", "table_status": "ACTIVE"}
     assert diff["after"] == {"table_exists": True, "stream_enabled": True, "view_type": "NEW_AND_OLD_IMAGES",
                              "stream_arn": None, "owned": True}
     assert ddb.writes() == []
