@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns import parse_stream_arn
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import TABLE
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import Deadline
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import poll_until
 
 VIEW_TYPES = ("KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES")
@@ -73,6 +75,20 @@ def wait_stream_enabled(streams_client, stream_arn, timeout):
 
     return poll_until(read, timeout, lambda d: d.get("StreamStatus") in ("ENABLED", "DISABLED"), TABLE,
                       "stream %s to be ENABLED" % stream_arn, lambda d: (d or {}).get("StreamStatus"))
+
+
+def wait_stream_readable(client, streams_client, stream_arn, timeout):
+    """The table of *stream_arn* ACTIVE, then the stream ENABLED, both within *timeout* seconds.
+
+    CreateTable answers the stream's ARN while the table is still CREATING, and a new stream is ENABLING for a
+    moment after that; an event source mapping created next must read a live stream. Returns the table as the last
+    DescribeTable saw it (None when it was deleted meanwhile, and then the stream is not read).
+    """
+    deadline = Deadline(timeout)
+    table = wait_table_active(client, parse_stream_arn(stream_arn)[1], timeout)
+    if table is not None:
+        wait_stream_enabled(streams_client, stream_arn, deadline.remaining())
+    return table
 
 
 def table_tags(client, table_arn):

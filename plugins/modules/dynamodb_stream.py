@@ -108,6 +108,9 @@ options:
       - Wait for the table to be C(ACTIVE) (and a new stream to be C(ENABLED)) after a change, and for a deleted
         table to be gone. An answer that already reports the table C(ACTIVE) (or gone) needs no further read.
       - The module always waits for C(ACTIVE) before a change, because UpdateTable fails otherwise.
+      - When V(false), a table this run created or changed may still be C(CREATING) or C(UPDATING) (RV(table_status)
+        says which), and its new stream C(ENABLING). RV(stream_arn) is known already; a trigger created next can
+        wait for the stream itself (O(streamops.dynamodb_lambda.stream_trigger#module:wait_for_source)).
     default: true
     type: bool
   wait_timeout:
@@ -207,6 +210,16 @@ owned:
   returned: always
   type: bool
   sample: true
+table_status:
+  description:
+    - The table's C(TableStatus) as this run last saw it (C(ACTIVE), C(CREATING), C(UPDATING), C(DELETING)); null
+      when the table does not exist after this run.
+    - With O(wait) every change ends C(ACTIVE); without it, the answer of the last write.
+    - In check mode, the status read for an existing table; for a table check mode would create, C(ACTIVE) with
+      O(wait) and C(CREATING) without it (what the run would report).
+  returned: always
+  type: str
+  sample: ACTIVE
 table_exists:
   description: Whether the table exists after this run (predicted in check mode).
   returned: always
@@ -249,6 +262,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream i
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import stream_facts
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import table_tags
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_stream_enabled
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_stream_readable
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_table_active
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_table_gone
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
@@ -377,7 +391,7 @@ def diff_view(facts, owned, exists=True):
 
 def base_result(**extra):
     result = {"changed": False, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
-              "created": False, "deleted": False, "owned": False}
+              "created": False, "deleted": False, "owned": False, "table_status": None}
     result.update(extra)
     return result
 
@@ -405,20 +419,18 @@ def create(module, client, streams_client, params):
         result["diff"] = {"before": diff_view(stream_facts(None, table_name), False, exists=False),
                           "after": diff_view(predicted, params["mark_owner"])}
     if module.check_mode:
-        result.update(predicted, key_schema=key_schema(request))
+        result.update(predicted, key_schema=key_schema(request), table_status="ACTIVE" if params["wait"] else "CREATING")
         return result
     table = client.create_table(aws_retry=True, **request)["TableDescription"]
-    # AWS answers CREATING; an answer that is ACTIVE already (the stream was created with the table) needs no
-    # further read. Otherwise poll until ACTIVE, then until the new stream is ENABLED.
-    if params["wait"] and table.get("TableStatus") != "ACTIVE":
-        table = wait_table_active(client, table_name, timeout) or table
-        final = stream_facts(table, table_name)
-        if final["stream_arn"]:
-            wait_stream_enabled(streams_client, final["stream_arn"], timeout)
+    # AWS answers CREATING, with the new stream's ARN already; an answer that is ACTIVE already (the stream was
+    # created with the table) needs no further read. Otherwise poll until ACTIVE, then until the stream is ENABLED.
     final = stream_facts(table, table_name)
+    if params["wait"] and table.get("TableStatus") != "ACTIVE" and final["stream_arn"]:
+        table = wait_stream_readable(client, streams_client, final["stream_arn"], timeout) or table
+        final = stream_facts(table, table_name)
     if module._diff:
         result["diff"]["after"] = diff_view(final, params["mark_owner"])
-    result.update(final, key_schema=key_schema(table))
+    result.update(final, key_schema=key_schema(table), table_status=table.get("TableStatus"))
     return result
 
 
@@ -438,6 +450,8 @@ def delete(module, client, params, before):
     # AWS answers DELETING and the name stays taken until the table is gone; poll only then.
     if params["wait"] and answer.get("TableStatus") == "DELETING":
         wait_table_gone(client, table_name, params["wait_timeout"])
+    else:
+        result["table_status"] = answer.get("TableStatus")
     return result
 
 
@@ -482,6 +496,7 @@ def ensure(module, client, streams_client, params):
     if module._diff:
         result["diff"] = {"before": diff_view(before, owned), "after": diff_view(after, after_owned)}
 
+    result["table_status"] = table.get("TableStatus")
     if module.check_mode or not changed:
         result.update(after, owned=after_owned)
         return result
@@ -509,7 +524,7 @@ def ensure(module, client, streams_client, params):
         final = before
     if module._diff:
         result["diff"]["after"] = diff_view(final, after_owned)
-    result.update(final, owned=after_owned)
+    result.update(final, owned=after_owned, table_status=table.get("TableStatus"))
     return result
 
 

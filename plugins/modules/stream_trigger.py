@@ -128,6 +128,16 @@ options:
         happen regardless.
     default: true
     type: bool
+  wait_for_source:
+    description:
+      - Before creating a mapping, wait until the source table is C(ACTIVE) and its stream C(ENABLED), polling
+        C(DescribeTable) and C(DescribeStream) within O(wait_timeout).
+      - "For a table that was just created or changed without waiting (M(streamops.dynamodb_lambda.dynamodb_stream)
+        with O(streamops.dynamodb_lambda.dynamodb_stream#module:wait=false)): its stream's ARN is known while the
+        table is still C(CREATING), but a mapping needs a live stream."
+      - Nothing is read when the mapping exists already, when nothing is created, or in check mode.
+    default: false
+    type: bool
   wait_timeout:
     description: Seconds to wait and to retry, 1-3600.
     default: 300
@@ -317,6 +327,7 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.arns imp
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.common import aws_retry
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import describe_table
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import stream_facts
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.stream import wait_stream_readable
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import OWNER_TAG
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import owns
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.tags import stringified
@@ -398,7 +409,8 @@ def ensure_absent(module, client, found, params):
     return result
 
 
-def ensure_present(module, client, found, function_arn, target, params):
+def ensure_present(module, client, found, function_arn, target, params, source_clients=None):
+    """*source_clients* () -> (dynamodb, dynamodbstreams) clients, called only when wait_for_source has to read."""
     timeout = params["wait_timeout"]
     found = settle(client, found, timeout)
     current = [m for m in found if m.get("EventSourceArn") == target]
@@ -454,6 +466,12 @@ def ensure_present(module, client, found, function_arn, target, params):
             result.update(result_of(mapping, before_tags))
         return result
 
+    if creating and params["wait_for_source"]:
+        # Before any delete, so a source that never becomes readable leaves the old mapping in place.
+        try:
+            wait_stream_readable(*source_clients(), stream_arn=target, timeout=timeout)
+        except WaitTimeout as exc:
+            raise TriggerError("wait_for_source: %s; no mapping was created" % exc) from None
     for old_mapping in to_delete:
         esm.delete_mapping(client, old_mapping["UUID"], timeout)
     for old_mapping in to_delete:
@@ -486,7 +504,7 @@ def ensure_present(module, client, found, function_arn, target, params):
     return result
 
 
-def run(module, client, ddb, params):
+def run(module, client, ddb, params, source_clients=None):
     if params["state"] == "absent":
         # One listing finds what to delete; the function and the table may already be gone (teardown order).
         table_arn = table_arn_of_stream(params["stream_arn"]) if params["stream_arn"] else None
@@ -507,7 +525,7 @@ def run(module, client, ddb, params):
             module.warn("%s; in check mode it may be created by an earlier task" % problem)
             return {"changed": True, "replaced": False, "replaced_reason": None, "uuid": None, "deleted": []}
         raise TriggerError(problem)
-    return ensure_present(module, client, found, function_arn, target, params)
+    return ensure_present(module, client, found, function_arn, target, params, source_clients)
 
 
 ARGUMENT_SPEC = dict(
@@ -533,6 +551,7 @@ ARGUMENT_SPEC = dict(
     purge_tags=dict(type="bool", default=esm.DEFAULTS["purge_tags"]),
     wait=dict(type="bool", default=esm.DEFAULTS["wait"]),
     wait_timeout=dict(type="int", default=esm.DEFAULTS["wait_timeout"]),
+    wait_for_source=dict(type="bool", default=False),
 )
 
 
@@ -545,8 +564,13 @@ def main():
         module.fail_json(msg="; ".join(errors))
     client = module.client("lambda", retry_decorator=aws_retry())
     ddb = module.client("dynamodb", retry_decorator=aws_retry()) if module.params["table_name"] else None
+
+    def source_clients():
+        return (ddb or module.client("dynamodb", retry_decorator=aws_retry()),
+                module.client("dynamodbstreams", retry_decorator=aws_retry()))
+
     try:
-        result = run(module, client, ddb, module.params)
+        result = run(module, client, ddb, module.params, source_clients)
     except (TriggerError, WaitTimeout) as exc:
         module.fail_json(msg=str(exc))
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:

@@ -54,6 +54,9 @@ def clock(monkeypatch):
     swap = {time.sleep: fake.sleep, time.monotonic: fake}
     fn = waiters.poll_until
     monkeypatch.setattr(fn, "__defaults__", tuple(swap.get(d, d) for d in fn.__defaults__))
+    # A Deadline shared by two waits (stream.wait_stream_readable) reads the same clock.
+    init = waiters.Deadline.__init__
+    monkeypatch.setattr(init, "__defaults__", tuple(swap.get(d, d) for d in init.__defaults__))
     monkeypatch.setattr(time, "sleep", fake.sleep)
     return fake
 

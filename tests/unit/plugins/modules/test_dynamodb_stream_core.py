@@ -10,6 +10,7 @@ from aws_fakes import FakeDynamoDB
 from aws_fakes import FakeModule
 from aws_fakes import FakeStreams
 from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import stream
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils.waiters import WaitTimeout
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import dynamodb_stream as ds
 
 OWNED = {"streamops:stream-enabled-by": "streamops.dynamodb_lambda"}
@@ -230,7 +231,7 @@ def expected(ddb, **values):
     out = {"changed": True, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
            "created": False, "deleted": False, "owned": False, "key_schema": KEYS, "table_name": "orders",
            "table_arn": ddb.table_arn("orders"), "stream_enabled": True, "stream_arn": table.get("LatestStreamArn"),
-           "stream_label": table.get("LatestStreamLabel"), "view_type": "NEW_AND_OLD_IMAGES"}
+           "stream_label": table.get("LatestStreamLabel"), "view_type": "NEW_AND_OLD_IMAGES", "table_status": "ACTIVE"}
     out.update(values)
     return out
 
@@ -293,7 +294,7 @@ def test_the_whole_result_of_an_absent_table(clock):
     assert result == {"changed": False, "stream_replaced": False, "previous_stream_arn": None, "table_exists": False,
                       "created": False, "deleted": False, "owned": False, "key_schema": [], "table_name": "orders",
                       "table_arn": None, "stream_enabled": False, "stream_arn": None, "stream_label": None,
-                      "view_type": None}
+                      "view_type": None, "table_status": None}
 
 
 def test_the_whole_result_of_a_table_deletion(clock):
@@ -308,7 +309,7 @@ def test_the_whole_result_of_a_table_deletion(clock):
     assert result == {"changed": True, "stream_replaced": False, "previous_stream_arn": old, "table_exists": False,
                       "created": False, "deleted": True, "owned": False, "key_schema": [], "table_name": "orders",
                       "table_arn": ddb.table_arn("orders"), "stream_enabled": False, "stream_arn": None,
-                      "stream_label": None, "view_type": None}
+                      "stream_label": None, "view_type": None, "table_status": None}
     assert diff == {"before": {"table_exists": True, "stream_enabled": True, "view_type": "NEW_IMAGE",
                                "stream_arn": old, "owned": True},
                     "after": {"table_exists": False, "stream_enabled": False, "view_type": None, "stream_arn": None,
@@ -381,7 +382,7 @@ def test_the_whole_result_of_a_creation_in_check_mode(clock):
     assert result == {"changed": True, "stream_replaced": False, "previous_stream_arn": None, "table_exists": True,
                       "created": True, "deleted": False, "owned": True, "key_schema": KEYS, "table_name": "orders",
                       "table_arn": None, "stream_enabled": True, "stream_arn": None, "stream_label": None,
-                      "view_type": "NEW_AND_OLD_IMAGES"}
+                      "view_type": "NEW_AND_OLD_IMAGES", "table_status": "ACTIVE"}
     assert diff["after"] == {"table_exists": True, "stream_enabled": True, "view_type": "NEW_AND_OLD_IMAGES",
                              "stream_arn": None, "owned": True}
     assert ddb.writes() == []
@@ -479,3 +480,61 @@ def test_a_table_deleted_while_its_creation_settles_reports_the_create_answer(cl
     result = ensure(ddb, streams, create_table={"hash_key": {"name": "pk", "type": "S"}})
 
     assert result["table_arn"] == ddb.table_arn("orders") and result["key_schema"] == KEYS
+
+
+# --- table_status: what a trigger created next needs to know when wait is off ----------------------------------
+
+@pytest.mark.parametrize("wait, status", [(True, "ACTIVE"), (False, "CREATING")])
+def test_a_creation_reports_the_table_status_it_leaves(clock, wait, status):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.update_reads = 2
+
+    result = ensure(ddb, streams, wait=wait, create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    assert result["table_status"] == status
+    assert result["stream_arn"] == ddb.tables["orders"]["LatestStreamArn"]
+    if not wait:
+        assert ddb.operations() == ["describe_table", "create_table"] and streams.calls == []
+        assert ddb.tables["orders"]["TableStatus"] == "CREATING"
+
+
+@pytest.mark.parametrize("wait, status", [(True, "ACTIVE"), (False, "CREATING")])
+def test_check_mode_predicts_the_table_status_of_a_creation(clock, wait, status):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+
+    result = ensure(ddb, streams, check_mode=True, wait=wait, create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    assert result["table_status"] == status and ddb.writes() == []
+
+
+@pytest.mark.parametrize("wait, status", [(True, "ACTIVE"), (False, "UPDATING")])
+def test_an_enable_reports_the_table_status_it_leaves(clock, wait, status):
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders")
+
+    result = ensure(ddb, streams, wait=wait)
+
+    assert result["table_status"] == status
+
+
+def test_a_table_still_creating_is_waited_for_before_its_stream_is_read_again(clock):
+    """A second run while the first run's table is CREATING (wait off) waits, then changes nothing."""
+    ddb, streams = FakeDynamoDB(), FakeStreams()
+    ddb.add_table("orders", view_type="NEW_AND_OLD_IMAGES", status="CREATING", script=[{}, {"TableStatus": "ACTIVE"}])
+
+    result = ensure(ddb, streams, wait=False)
+
+    assert result["changed"] is False and result["table_status"] == "ACTIVE" and ddb.writes() == []
+
+
+def test_a_creation_waits_for_the_table_then_the_stream_in_one_timeout(clock):
+    ddb, streams = FakeDynamoDB(), FakeStreams(enabling_reads=1000)
+    ddb.update_reads = 3
+
+    with pytest.raises(WaitTimeout) as failed:
+        ensure(ddb, streams, wait_timeout=20, create_table={"hash_key": {"name": "pk", "type": "S"}})
+
+    assert "waiting for stream %s to be ENABLED" % ddb.tables["orders"]["LatestStreamArn"] in str(failed.value)
+    assert ddb.operations() == ["describe_table", "create_table"] + ["describe_table"] * 3
+    # The stream's reads share the 20 s with the table's: fewer than a fresh 20 s wait would make.
+    assert clock.now <= 20

@@ -9,6 +9,7 @@ import pytest
 from aws_fakes import FakeDynamoDB
 from aws_fakes import FakeLambda
 from aws_fakes import FakeModule
+from aws_fakes import FakeStreams
 from aws_fakes import client_error
 from ansible_collections.streamops.dynamodb_lambda.plugins.modules import stream_trigger as st
 
@@ -513,3 +514,86 @@ def test_a_mapping_stuck_deleting_times_out_saying_it_waited_for_the_deletion(cl
 
     assert str(failed.value) == ("timed out after 10s waiting for event source mapping %s to be deleted (last "
                                  "seen: Deleting)" % stuck["UUID"])
+
+
+# --- wait_for_source: a source table still CREATING (dynamodb_stream with wait: false) -------------------------
+
+def creating_world(creating_reads=2, enabling_reads=1):
+    """A table CreateTable answered CREATING, ACTIVE after *creating_reads* DescribeTable reads; its stream is
+    ENABLING for *enabling_reads* DescribeStream reads."""
+    lam, ddb = FakeLambda(), FakeDynamoDB()
+    lam.add_function("fn")
+    table = ddb.add_table("orders", view_type="NEW_AND_OLD_IMAGES", status="CREATING",
+                          script=[{}] * (creating_reads - 1) + [{"TableStatus": "ACTIVE"}])
+    return lam, ddb, FakeStreams(enabling_reads=enabling_reads), table
+
+
+def run_from_stream(lam, table, source_clients, check_mode=False, **overrides):
+    """The trigger as playbooks/setup.yml runs it: the stream ARN table_stream published, no table read."""
+    return st.run(FakeModule(check_mode=check_mode), lam, None,
+                  params(table_name=None, stream_arn=table["LatestStreamArn"], **overrides), source_clients)
+
+
+def never_called():
+    raise AssertionError("the source's clients were asked for")
+
+
+def test_a_create_waits_until_the_table_is_active_and_its_stream_enabled(clock):
+    lam, ddb, streams, table = creating_world(creating_reads=3, enabling_reads=2)
+    seen_at_create = []
+    create = lam.create_event_source_mapping
+
+    def create_and_look(**kwargs):
+        seen_at_create.append((ddb.tables["orders"]["TableStatus"], streams.operations().count("describe_stream")))
+        return create(**kwargs)
+
+    lam.create_event_source_mapping = create_and_look
+
+    result = run_from_stream(lam, table, lambda: (ddb, streams), wait_for_source=True)
+
+    assert result["changed"] is True and result["event_source_arn"] == table["LatestStreamArn"]
+    assert ddb.operations() == ["describe_table"] * 3
+    assert [kw["StreamArn"] for _op, kw in streams.calls] == [table["LatestStreamArn"]] * 3
+    # Lambda was asked only once the table read ACTIVE and the stream ENABLED (its third read).
+    assert seen_at_create == [("ACTIVE", 3)]
+
+
+@pytest.mark.parametrize("case", ["wait_for_source off", "mapping exists", "check mode"])
+def test_the_source_is_not_read_unless_a_mapping_is_about_to_be_created(clock, case):
+    lam, _ddb, _streams, table = creating_world()
+    if case == "mapping exists":
+        lam.add_mapping("fn", table["LatestStreamArn"], tags=MANAGED)
+
+    result = run_from_stream(lam, table, never_called, check_mode=case == "check mode",
+                             wait_for_source=case != "wait_for_source off")
+
+    assert result["changed"] is (case != "mapping exists")
+    created = lam.operations().count("create_event_source_mapping")
+    assert created == (1 if case == "wait_for_source off" else 0)
+
+
+def test_a_table_that_stays_creating_times_out_naming_it_and_creates_nothing(clock):
+    lam, ddb, streams, table = creating_world(creating_reads=1000)
+    stale = lam.add_mapping("fn", recreate_stream(ddb, table))
+
+    with pytest.raises(st.TriggerError) as failed:
+        run_from_stream(lam, table, lambda: (ddb, streams), wait_for_source=True, wait_timeout=30)
+
+    assert str(failed.value) == ("wait_for_source: timed out after 30s waiting for table orders to be ACTIVE (last "
+                                 "seen: CREATING); no mapping was created")
+    # The old mapping is left in place: the wait comes before any delete.
+    assert lam.writes() == [] and [m["UUID"] for m in lam.mappings.values()] == [stale["UUID"]]
+    assert streams.calls == []
+
+
+def test_a_stream_that_stays_enabling_times_out_naming_it(clock):
+    lam, ddb, streams, table = creating_world(creating_reads=1, enabling_reads=1000)
+
+    with pytest.raises(st.TriggerError) as failed:
+        run_from_stream(lam, table, lambda: (ddb, streams), wait_for_source=True, wait_timeout=30)
+
+    message = str(failed.value)
+    assert message.startswith("wait_for_source: timed out after ")
+    assert message.endswith("waiting for stream %s to be ENABLED (last seen: ENABLING); no mapping was created"
+                            % table["LatestStreamArn"])
+    assert lam.writes() == []
