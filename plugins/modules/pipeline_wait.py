@@ -53,10 +53,52 @@ options:
   msg_prefix:
     description:
       - Text put before every failure message, so a play over many pipelines says which one failed in a single
-        task. The collection's playbooks pass C(streamops_pipelines[<index>] (<name>)) followed by a colon and a
-        space.
+        task.
     default: ""
     type: str
+  pipelines:
+    description:
+      - Several pipelines at once, all awaited in the same loop, each entry with its own O(pipelines[].function_name),
+        O(pipelines[].function_state), O(pipelines[].mappings) and O(pipelines[].msg_prefix) (as the options of
+        the same names, which must then be left out). O(wait_timeout) holds for all of them.
+      - A pipeline that fails or times out does not stop the wait for the others; it is reported under its
+        O(pipelines[].name) in RV(failures), and the task fails once every other pipeline has settled.
+      - The collection's playbooks run this module once for all their pipelines (C(run_once)), so a poll round
+        reads every pipeline's unsettled resources in one process, and give each pipeline's failure to its host
+        (C(streamops_pipelines[<index>] (<name>)) followed by a colon and a space, as the prefix).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: The pipeline's name, the key of its result and of its failure.
+        type: str
+        required: true
+      function_name:
+        description: As O(function_name).
+        type: str
+      function_state:
+        description: As O(function_state).
+        choices: [present, absent]
+        default: present
+        type: str
+      mappings:
+        description: As O(mappings).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          uuid:
+            description: The mapping's UUID.
+            type: str
+          state:
+            description: What the mapping must end as.
+            choices: [Enabled, Disabled, absent]
+            default: Enabled
+            type: str
+      msg_prefix:
+        description: As O(msg_prefix).
+        type: str
+        default: ""
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -78,6 +120,17 @@ EXAMPLES = r"""
       - uuid: "{{ trigger.uuid }}"
         state: Enabled
 
+- name: Wait for two pipelines in one loop; each failure is reported under its pipeline's name
+  streamops.dynamodb_lambda.pipeline_wait:
+    pipelines:
+      - name: orders
+        function_name: orders-consumer
+        mappings: [{uuid: a1b2c3d4-5678-90ab-cdef-11111EXAMPLE}]
+      - name: audit
+        function_name: audit-consumer
+        mappings: [{uuid: a1b2c3d4-5678-90ab-cdef-22222EXAMPLE}]
+  register: waited
+
 - name: Wait until a deleted mapping is gone
   streamops.dynamodb_lambda.pipeline_wait:
     mappings:
@@ -97,6 +150,16 @@ mappings:
   type: list
   elements: dict
   sample: [{"uuid": "a1b2c3d4-5678-90ab-cdef-11111EXAMPLE", "state": "Enabled", "state_transition_reason": "USER_INITIATED"}]
+pipelines:
+  description: With O(pipelines), each pipeline's RV(function) and RV(mappings) by name (a failed one has none).
+  returned: when O(pipelines) is given
+  type: dict
+  sample: {"orders": {"function": {"state": "Active", "last_update_status": "Successful"}, "mappings": []}}
+failures:
+  description: With O(pipelines), the failure message of each pipeline that failed or timed out, by name.
+  returned: when O(pipelines) is given
+  type: dict
+  sample: {"audit": "streamops_pipelines[1] (audit): timed out after 300s waiting for function audit-consumer to be Active"}
 """
 
 try:
@@ -149,56 +212,73 @@ def mapping_reader(client, uuid, state):
     return what, read, lambda mapping: (mapping or {}).get("State", "gone")
 
 
-def wait_all(waits, timeout, **clock):
+class RoundsTimeout(WaitTimeout):
+    """wait_all's timeout: also the waits still pending, and how to describe some of them as last seen."""
+
+    def __init__(self, message, last, attempts, pending, describe):
+        super().__init__(message, last=last, attempts=attempts)
+        self.pending = pending
+        self.describe = describe
+
+
+def wait_all(waits, timeout, on_failure=None, **clock):
     """Poll every unsettled wait in each round until all have settled; returns {what: last seen}.
 
-    One loop for all of them, so a pipeline waits as long as its slowest resource, not the sum of them.
+    One loop for all of them, so a pipeline waits as long as its slowest resource, not the sum of them. With
+    *on_failure* (wait, exception) -> waits to drop, a WaitFailed of one wait drops those waits and the loop goes on
+    for the others; without it, it ends the wait.
     """
     seen = {}
     pending = list(waits)
 
     def round_():
         for wait in list(pending):
+            if wait not in pending:  # dropped by a failure earlier in this round
+                continue
             what, read, _describe = wait
-            settled, value = read()
+            try:
+                settled, value = read()
+            except WaitFailed as exc:
+                if on_failure is None:
+                    raise
+                for dropped in on_failure(wait, exc):
+                    if dropped in pending:
+                        pending.remove(dropped)
+                continue
             seen[what] = value
             if settled:
                 pending.remove(wait)
         return not pending
 
-    def describe():
-        return "; ".join("%s: %s" % (what, describe_one(seen.get(what))) for what, _read, describe_one in pending)
+    def describe(waits_left):
+        return "; ".join("%s: %s" % (what, describe_one(seen.get(what))) for what, _read, describe_one in waits_left)
 
     try:
         poll_until(round_, timeout, schedule=FUNCTION, **clock)
     except WaitTimeout as exc:
-        raise WaitTimeout("timed out after %ss waiting for %s (last seen: %s)"
-                          % (timeout, " and ".join(w[0] for w in pending), describe()),
-                          last=dict(seen), attempts=exc.attempts) from None
+        raise RoundsTimeout("timed out after %ss waiting for %s (last seen: %s)"
+                            % (timeout, " and ".join(w[0] for w in pending), describe(pending)),
+                            last=dict(seen), attempts=exc.attempts, pending=list(pending), describe=describe) from None
     return seen
 
 
-def run(client, params, check_mode, **clock):
+def pipeline_waits(client, pipeline):
+    """The waits of one pipeline: (function wait or None, [(mapping entry, wait)])."""
     function_wait = None
-    waits = []
-    if params["function_name"]:
-        function_wait = function_reader(client, params["function_name"], params["function_state"])
-        waits.append(function_wait)
-    mapping_waits = []
-    for entry in params["mappings"]:
-        if entry.get("uuid"):
-            wait = mapping_reader(client, entry["uuid"], entry["state"])
-            mapping_waits.append((entry, wait))
-            waits.append(wait)
-    result = {"changed": False, "function": None, "mappings": []}
-    if check_mode or not waits:
-        return result
-    seen = wait_all(waits, params["wait_timeout"], **clock)
+    if pipeline["function_name"]:
+        function_wait = function_reader(client, pipeline["function_name"], pipeline["function_state"])
+    mapping_waits = [(entry, mapping_reader(client, entry["uuid"], entry["state"]))
+                     for entry in pipeline["mappings"] if entry.get("uuid")]
+    return function_wait, mapping_waits
 
+
+def settled_result(pipeline, function_wait, mapping_waits, seen):
+    """What one pipeline's resources settled as; raises WaitFailed when that is not what was asked for."""
+    result = {"function": None, "mappings": []}
     if function_wait is not None:
         conf = seen.get(function_wait[0])
         if conf:
-            problem = function_failure(params["function_name"], conf) if params["function_state"] == "present" else None
+            problem = function_failure(pipeline["function_name"], conf) if pipeline["function_state"] == "present" else None
             if problem:
                 raise WaitFailed(problem)
             result["function"] = {"state": conf.get("State"), "last_update_status": conf.get("LastUpdateStatus")}
@@ -216,6 +296,61 @@ def run(client, params, check_mode, **clock):
     return result
 
 
+def run_many(client, pipelines, timeout, check_mode, **clock):
+    """Every pipeline's waits in one loop; returns ({name: result}, {name: failure message with its prefix}).
+
+    A pipeline whose read fails, whose resources settle otherwise than asked, or that has not settled by the
+    deadline gets a failure; the others are still awaited and reported.
+    """
+    results, failures = {}, {}
+    plans = {}
+    owner = {}
+    for pipeline in pipelines:
+        function_wait, mapping_waits = pipeline_waits(client, pipeline)
+        waits = ([function_wait] if function_wait else []) + [wait for _entry, wait in mapping_waits]
+        plans[pipeline["name"]] = (pipeline, function_wait, mapping_waits, waits)
+        for wait in waits:
+            owner[id(wait)] = pipeline["name"]
+    if check_mode:
+        return {name: {"function": None, "mappings": []} for name in plans}, failures
+
+    def fail(wait, exc):
+        name = owner[id(wait)]
+        failures[name] = plans[name][0]["msg_prefix"] + str(exc)
+        return plans[name][3]
+
+    everything = [wait for plan in plans.values() for wait in plan[3]]
+    try:
+        seen = wait_all(everything, timeout, on_failure=fail, **clock) if everything else {}
+    except RoundsTimeout as exc:
+        seen = exc.last
+        late = {}
+        for wait in exc.pending:
+            late.setdefault(owner[id(wait)], []).append(wait)
+        for name, waits in late.items():
+            failures[name] = plans[name][0]["msg_prefix"] + "timed out after %ss waiting for %s (last seen: %s)" % (
+                timeout, " and ".join(w[0] for w in waits), exc.describe(waits))
+    for name, (pipeline, function_wait, mapping_waits, _waits) in plans.items():
+        if name in failures:
+            continue
+        try:
+            results[name] = settled_result(pipeline, function_wait, mapping_waits, seen)
+        except WaitFailed as exc:
+            failures[name] = pipeline["msg_prefix"] + str(exc)
+    return results, failures
+
+
+def run(client, params, check_mode, **clock):
+    function_wait, mapping_waits = pipeline_waits(client, params)
+    waits = ([function_wait] if function_wait else []) + [wait for _entry, wait in mapping_waits]
+    result = {"changed": False, "function": None, "mappings": []}
+    if check_mode or not waits:
+        return result
+    seen = wait_all(waits, params["wait_timeout"], **clock)
+    result.update(settled_result(params, function_wait, mapping_waits, seen))
+    return result
+
+
 ARGUMENT_SPEC = dict(
     function_name=dict(type="str"),
     function_state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -225,15 +360,41 @@ ARGUMENT_SPEC = dict(
     )),
     wait_timeout=dict(type="int", default=300),
     msg_prefix=dict(type="str", default=""),
+    pipelines=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        function_name=dict(type="str"),
+        function_state=dict(type="str", default="present", choices=["present", "absent"]),
+        mappings=dict(type="list", elements="dict", default=[], options=dict(
+            uuid=dict(type="str"),
+            state=dict(type="str", default="Enabled", choices=["Enabled", "Disabled", "absent"]),
+        )),
+        msg_prefix=dict(type="str", default=""),
+    )),
 )
 
 
 def main():
-    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleAWSModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                              mutually_exclusive=[("pipelines", "function_name"), ("pipelines", "mappings")])
     prefix = module.params["msg_prefix"]
     if not 1 <= module.params["wait_timeout"] <= 3600:
         module.fail_json(msg=prefix + "wait_timeout: must be 1-3600 seconds (got %s)" % module.params["wait_timeout"])
+    pipelines = module.params["pipelines"]
+    if pipelines is not None:
+        names = [pipeline["name"] for pipeline in pipelines]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            module.fail_json(msg="pipelines: each name once, got %s more than once" % ", ".join(repeated))
     client = module.client("lambda", retry_decorator=aws_retry())
+    if pipelines is not None:
+        try:
+            results, failures = run_many(client, pipelines, module.params["wait_timeout"], module.check_mode)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            module.fail_json_aws(exc, msg="failed to read the pipelines' functions and mappings")
+        if failures:
+            module.fail_json(msg="; ".join(failures[name] for name in names if name in failures),
+                             pipelines=results, failures=failures)
+        module.exit_json(changed=False, pipelines=results, failures={})
     try:
         result = run(client, module.params, module.check_mode)
     except (WaitFailed, WaitTimeout) as exc:

@@ -138,3 +138,26 @@ def test_wait_timeout_out_of_range_is_refused_before_any_call(run_module, sandbo
     result = run_module("pipeline_wait", function_name="x", wait_timeout=0)
     assert result["failed"] is True and result["msg"] == "wait_timeout: must be 1-3600 seconds (got 0)"
     assert not [c for c in sandbox.stats()["calls"] if c.startswith("lambda:")]
+
+
+def test_many_pipelines_report_each_failure_under_its_name(run_module, aws, slow, sandbox):
+    create_function(aws)  # Pending for a while (slow), then Active
+    result = run_module("pipeline_wait", wait_timeout=30, pipelines=[
+        {"name": "ok", "function_name": FUNCTION, "msg_prefix": "[ok] "},
+        {"name": "missing", "function_name": "nope", "msg_prefix": "[missing] "},
+        {"name": "gone", "function_name": "nope", "function_state": "absent"},
+    ])
+    assert result["failed"] is True and result["msg"] == "[missing] function nope does not exist", result
+    assert result["failures"] == {"missing": "[missing] function nope does not exist"}
+    assert result["pipelines"]["ok"]["function"] == {"state": "Active", "last_update_status": "Successful"}
+    assert result["pipelines"]["gone"] == {"function": None, "mappings": []}
+    assert aws("lambda").get_function_configuration(FunctionName=FUNCTION)["State"] == "Active"
+
+
+def test_many_pipelines_refuse_a_name_twice_and_the_single_options_beside_them(run_module, sandbox):
+    sandbox.reset_stats()
+    twice = run_module("pipeline_wait", pipelines=[{"name": "a"}, {"name": "a"}])
+    assert twice["failed"] is True and twice["msg"] == "pipelines: each name once, got a more than once", twice
+    both = run_module("pipeline_wait", function_name="x", pipelines=[{"name": "a"}])
+    assert both["failed"] is True and "mutually exclusive" in both["msg"], both
+    assert not [c for c in sandbox.stats()["calls"] if c.startswith("lambda:")]

@@ -30,7 +30,7 @@ def test_deferred_waits_end_settled_and_a_rerun_changes_nothing(run_playbook, aw
         states = sorted(m["State"] for m in lam.list_event_source_mappings()["EventSourceMappings"])
         assert states == ["Enabled", "Enabled"]
         # The trigger task returned while its mapping was still Creating; the last task waited for it.
-        assert re.search(r"TASK \[Wait until the function is Active and the trigger Enabled", setup.stdout)
+        assert re.search(r"TASK \[Wait until every function is Active and every trigger Enabled", setup.stdout)
 
         sandbox.reset_stats()
         again = run_playbook(SETUP, {"streamops_pipelines": PIPELINES, "streamops_verify": False})
@@ -55,9 +55,31 @@ def test_a_trigger_lambda_disables_fails_the_run_naming_the_pipeline(run_playboo
     uuid = aws("lambda").list_event_source_mappings()["EventSourceMappings"][0]["UUID"]
     assert (f"streamops_pipelines[0] (orders): event source mapping {uuid} ended Disabled instead of Enabled: "
             "PROBLEM: cannot read the stream") in text(proc), proc.stdout[-3000:]
-    # The wait task itself names the pipeline: no second task rewords it.
+    # The wait ran once for all pipelines and did not fail itself; the failure is the pipeline's own host's.
     assert "fatal: [orders]: FAILED!" in proc.stdout and proc.stdout.count("fatal: [") == 1, proc.stdout[-3000:]
     ok(run_playbook(TEARDOWN, {"streamops_pipelines": PIPELINES[:1]}))
+
+
+def test_one_pipeline_failing_its_wait_leaves_the_others_ok(run_playbook, aws, sandbox):
+    """One wait for both pipelines: Lambda disabling one trigger fails that pipeline only, naming it; the other
+    settles, and its host ends the play without a failure."""
+    sandbox._call("POST", "/_sandbox/lambda/next-mapping-state", {"state": "Failed", "seconds": 0.5,
+                                                                  "reason": "cannot read the stream"})
+    try:
+        proc = run_playbook(SETUP, {"streamops_pipelines": PIPELINES, "streamops_verify": False})
+        assert proc.returncode != 0
+        mappings = aws("lambda").list_event_source_mappings()["EventSourceMappings"]
+        disabled = [m for m in mappings if m["State"] == "Disabled"]
+        assert len(disabled) == 1 and len(mappings) == 2, mappings
+        index = next(i for i, p in enumerate(PIPELINES) if disabled[0]["FunctionArn"].endswith(":" + p["function_name"]))
+        failed, healthy = PIPELINES[index]["name"], PIPELINES[1 - index]["name"]
+        assert (f"streamops_pipelines[{index}] ({failed}): event source mapping {disabled[0]['UUID']} ended Disabled "
+                "instead of Enabled: PROBLEM: cannot read the stream") in text(proc), proc.stdout[-3000:]
+        assert proc.stdout.count("fatal: [") == 1 and f"fatal: [{failed}]: FAILED!" in proc.stdout, proc.stdout[-3000:]
+        counts = recap(proc)
+        assert counts[failed]["failed"] == 1 and counts[healthy]["failed"] == 0, counts
+    finally:
+        ok(run_playbook(TEARDOWN, {"streamops_pipelines": PIPELINES}))
 
 
 def test_check_mode_on_an_empty_account_waits_for_nothing(run_playbook, sandbox):

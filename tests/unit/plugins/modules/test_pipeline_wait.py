@@ -183,3 +183,101 @@ def test_a_mapping_in_the_wrong_stable_state_says_which_and_why():
 
 class ClockStub:
     now = 0.0
+
+
+# --- several pipelines in one loop (option pipelines) ------------------------------------------------------------
+
+class ManyLambda:
+    """Functions Active and mappings settled at given fake times; a function or mapping not listed does not exist."""
+
+    def __init__(self, clock, functions, mappings):
+        self.clock, self.functions, self.mappings = clock, functions, mappings  # name -> t; uuid -> (t, end state)
+        self.calls = []
+
+    def get_function_configuration(self, aws_retry=False, FunctionName=None):
+        assert aws_retry is True
+        self.calls.append((FunctionName, self.clock.now))
+        if FunctionName not in self.functions:
+            raise client_error("ResourceNotFoundException", "no such function", "GetFunctionConfiguration")
+        if self.clock.now >= self.functions[FunctionName]:
+            return {"State": "Active", "LastUpdateStatus": "Successful"}
+        return {"State": "Pending", "LastUpdateStatus": None}
+
+    def get_event_source_mapping(self, aws_retry=False, UUID=None):
+        assert aws_retry is True
+        self.calls.append((UUID, self.clock.now))
+        if UUID not in self.mappings:
+            raise client_error("ResourceNotFoundException", "gone", "GetEventSourceMapping")
+        at, ends = self.mappings[UUID]
+        state = ends if self.clock.now >= at else "Creating"
+        return {"UUID": UUID, "State": state, "StateTransitionReason": "USER_INITIATED"}
+
+
+def pipeline(name, function, uuid, state="Enabled", function_state="present"):
+    return {"name": name, "function_name": function, "function_state": function_state,
+            "mappings": [{"uuid": uuid, "state": state}] if uuid else [], "msg_prefix": "[%s] " % name}
+
+
+def test_many_pipelines_wait_in_one_loop_as_long_as_the_slowest(clock):
+    lam = ManyLambda(clock, {"fa": 1, "fb": 2}, {"ua": (12, "Enabled"), "ub": (4, "Enabled")})
+
+    results, failures = pipeline_wait.run_many(lam, [pipeline("a", "fa", "ua"), pipeline("b", "fb", "ub")], 300,
+                                               check_mode=False)
+
+    assert failures == {}
+    assert results["a"]["mappings"] == [{"uuid": "ua", "state": "Enabled", "state_transition_reason": "USER_INITIATED"}]
+    assert results["b"]["function"] == {"state": "Active", "last_update_status": "Successful"}
+    assert 12 <= clock.now <= 12 + waiters.MAPPING.cap  # the slowest of the two, not the sum of them
+    assert max(t for what, t in lam.calls if what == "ub") < 4 + waiters.MAPPING.cap + 0.001  # settled: not read again
+
+
+def test_one_pipeline_failing_does_not_stop_the_others(clock):
+    # b's function does not exist (a read that fails), c's mapping ends Disabled: a still settles and is reported.
+    lam = ManyLambda(clock, {"fa": 3, "fc": 0}, {"ua": (8, "Enabled"), "ub": (0, "Enabled"), "uc": (1, "Disabled")})
+
+    results, failures = pipeline_wait.run_many(
+        lam, [pipeline("a", "fa", "ua"), pipeline("b", "fb", "ub"), pipeline("c", "fc", "uc")], 300, check_mode=False)
+
+    assert sorted(results) == ["a"] and results["a"]["mappings"][0]["state"] == "Enabled"
+    assert failures == {"b": "[b] function fb does not exist",
+                        "c": "[c] event source mapping uc ended Disabled instead of Enabled: USER_INITIATED"}
+    assert clock.now >= 8
+    assert not [t for what, t in lam.calls if what == "ub"]  # b's other waits dropped with its failure
+
+
+def test_a_timeout_is_reported_for_the_late_pipelines_only(clock):
+    lam = ManyLambda(clock, {"fa": 0, "fb": 0}, {"ua": (1, "Enabled"), "ub": (1000, "Enabled")})
+
+    results, failures = pipeline_wait.run_many(lam, [pipeline("a", "fa", "ua"), pipeline("b", "fb", "ub")], 30,
+                                               check_mode=False)
+
+    assert sorted(results) == ["a"]
+    assert list(failures) == ["b"]
+    assert failures["b"].startswith("[b] timed out after 30s waiting for event source mapping ub to be Enabled")
+    assert failures["b"].endswith("(last seen: event source mapping ub to be Enabled: Creating)")
+    assert "fb" not in failures["b"]  # its function settled: only what is late is named
+
+
+def test_many_in_check_mode_reads_nothing(clock):
+    lam = ManyLambda(clock, {}, {})
+
+    results, failures = pipeline_wait.run_many(lam, [pipeline("a", "fa", "ua")], 300, check_mode=True)
+
+    assert results == {"a": {"function": None, "mappings": []}} and failures == {}
+    assert lam.calls == []
+
+
+def test_many_absent_waits_until_gone(clock):
+    lam = ManyLambda(clock, {}, {"ua": (0, "Deleting")})
+    gone_at = 6
+
+    def get_event_source_mapping(aws_retry=False, UUID=None):
+        if clock.now >= gone_at:
+            raise client_error("ResourceNotFoundException", "gone", "GetEventSourceMapping")
+        return {"UUID": UUID, "State": "Deleting"}
+
+    lam.get_event_source_mapping = get_event_source_mapping
+    results, failures = pipeline_wait.run_many(lam, [pipeline("a", None, "ua", state="absent")], 300, check_mode=False)
+
+    assert failures == {} and results["a"]["mappings"] == [{"uuid": "ua", "state": "gone", "state_transition_reason": None}]
+    assert clock.now >= gone_at
