@@ -217,3 +217,13 @@ def test_a_playbook_sets_no_variable_that_a_pipeline_field_gives(playbook):
             set_here.update(task.get("ansible.builtin.set_fact") or {})
     assert set_here, playbook
     assert not set_here & mapped, sorted(set_here & mapped)
+
+
+@pytest.mark.parametrize("role, variable, spec, option", [
+    ("table_stream", "table_stream_wait", dynamodb_stream.ARGUMENT_SPEC, "wait"),
+    ("stream_trigger", "stream_trigger_wait_for_source", stream_trigger.ARGUMENT_SPEC, "wait_for_source"),
+])
+def test_a_wait_switch_of_a_role_defaults_to_its_modules_default(role, variable, spec, option):
+    """The roles alone wait as the modules do by default; only the playbooks turn a wait off or on."""
+    assert role_defaults(role)[variable] == spec[option]["default"]
+    assert role_options(role)[variable].get("default", role_defaults(role)[variable]) == spec[option]["default"]
