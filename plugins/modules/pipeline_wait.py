@@ -351,25 +351,21 @@ def run(client, params, check_mode, **clock):
     return result
 
 
-ARGUMENT_SPEC = dict(
+# What one pipeline's wait takes: the module's own options, and each entry of its option pipelines.
+PIPELINE_OPTIONS = dict(
     function_name=dict(type="str"),
     function_state=dict(type="str", default="present", choices=["present", "absent"]),
     mappings=dict(type="list", elements="dict", default=[], options=dict(
         uuid=dict(type="str"),
         state=dict(type="str", default="Enabled", choices=["Enabled", "Disabled", "absent"]),
     )),
-    wait_timeout=dict(type="int", default=300),
     msg_prefix=dict(type="str", default=""),
-    pipelines=dict(type="list", elements="dict", options=dict(
-        name=dict(type="str", required=True),
-        function_name=dict(type="str"),
-        function_state=dict(type="str", default="present", choices=["present", "absent"]),
-        mappings=dict(type="list", elements="dict", default=[], options=dict(
-            uuid=dict(type="str"),
-            state=dict(type="str", default="Enabled", choices=["Enabled", "Disabled", "absent"]),
-        )),
-        msg_prefix=dict(type="str", default=""),
-    )),
+)
+
+ARGUMENT_SPEC = dict(
+    PIPELINE_OPTIONS,
+    wait_timeout=dict(type="int", default=300),
+    pipelines=dict(type="list", elements="dict", options=dict(PIPELINE_OPTIONS, name=dict(type="str", required=True))),
 )
 
 
