@@ -19,6 +19,10 @@ description:
   - A function that ended C(Failed), or a mapping that settled in another state than the one asked for (Lambda
     disables a mapping it cannot run and says why in C(StateTransitionReason)), is a failure with AWS's reason.
   - In check mode nothing was created or changed, so nothing is read and nothing is awaited.
+  - With three or more mappings still to settle, a poll round reads them with one C(ListEventSourceMappings) (100
+    mappings a page) instead of one C(GetEventSourceMapping) each, so many pipelines stay within Lambda's control
+    plane request rate; a mapping the listing does not show is read on its own. An account whose listing has more
+    pages than there are mappings to read is read mapping by mapping.
 author:
   - streamops maintainers (@streamops)
 options:
@@ -198,10 +202,13 @@ def function_reader(client, name, state):
     return what, read, lambda conf: describe_function(conf) if conf else "gone"
 
 
-def mapping_reader(client, uuid, state):
-    """A wait for one mapping: settled once gone (absent) or in a stable state (Enabled / Disabled)."""
+def mapping_reader(client, uuid, state, reads=None):
+    """A wait for one mapping: settled once gone (absent) or in a stable state (Enabled / Disabled).
+
+    *reads* (a MappingReads) answers from its round's listing when it has one.
+    """
     def read():
-        mapping = esm.get_mapping(client, uuid)
+        mapping = reads.get(uuid) if reads is not None else esm.get_mapping(client, uuid)
         if state == "absent":
             return mapping is None, mapping
         if mapping is None:
@@ -210,6 +217,39 @@ def mapping_reader(client, uuid, state):
 
     what = "event source mapping %s to be %s" % (uuid, "deleted" if state == "absent" else state)
     return what, read, lambda mapping: (mapping or {}).get("State", "gone")
+
+
+# Lambda's control plane allows 15 requests per second per account and Region across its APIs but invocation,
+# GetFunction and GetPolicy (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), so one
+# GetEventSourceMapping per unsettled mapping per round would exceed it with a few dozen pipelines. From this many
+# unsettled mappings on, a round lists the account's mappings instead (ListEventSourceMappings, 100 a page).
+LIST_FROM = 3
+
+
+class MappingReads:
+    """The mappings' reads of one round: one listing for many, GetEventSourceMapping for a few.
+
+    A mapping the listing does not show (gone, or not listed yet) is read on its own, so "gone" is always what
+    GetEventSourceMapping says. An account whose listing takes more pages than there are mappings to read goes back
+    to reading them one by one.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.listing = None
+        self.pages = None
+
+    def begin_round(self, uuids):
+        self.listing = None
+        if len(uuids) >= LIST_FROM and (self.pages is None or self.pages < len(uuids)):
+            mappings = esm.list_mappings(self.client)
+            self.pages = len(mappings) // 100 + 1
+            self.listing = {mapping.get("UUID"): mapping for mapping in mappings}
+
+    def get(self, uuid):
+        if self.listing is not None and uuid in self.listing:
+            return self.listing[uuid]
+        return esm.get_mapping(self.client, uuid)
 
 
 class RoundsTimeout(WaitTimeout):
@@ -221,17 +261,19 @@ class RoundsTimeout(WaitTimeout):
         self.describe = describe
 
 
-def wait_all(waits, timeout, on_failure=None, **clock):
+def wait_all(waits, timeout, on_failure=None, before_round=None, **clock):
     """Poll every unsettled wait in each round until all have settled; returns {what: last seen}.
 
     One loop for all of them, so a pipeline waits as long as its slowest resource, not the sum of them. With
     *on_failure* (wait, exception) -> waits to drop, a WaitFailed of one wait drops those waits and the loop goes on
-    for the others; without it, it ends the wait.
+    for the others; without it, it ends the wait. *before_round* (the waits still pending) runs first in each round.
     """
     seen = {}
     pending = list(waits)
 
     def round_():
+        if before_round is not None:
+            before_round(list(pending))
         for wait in list(pending):
             if wait not in pending:  # dropped by a failure earlier in this round
                 continue
@@ -262,14 +304,24 @@ def wait_all(waits, timeout, on_failure=None, **clock):
     return seen
 
 
-def pipeline_waits(client, pipeline):
+def pipeline_waits(client, pipeline, reads=None):
     """The waits of one pipeline: (function wait or None, [(mapping entry, wait)])."""
     function_wait = None
     if pipeline["function_name"]:
         function_wait = function_reader(client, pipeline["function_name"], pipeline["function_state"])
-    mapping_waits = [(entry, mapping_reader(client, entry["uuid"], entry["state"]))
+    mapping_waits = [(entry, mapping_reader(client, entry["uuid"], entry["state"], reads))
                      for entry in pipeline["mappings"] if entry.get("uuid")]
     return function_wait, mapping_waits
+
+
+def round_hook(reads, mapping_waits):
+    """wait_all's before_round: *reads* gets the UUIDs of the mapping waits still pending."""
+    uuid_of = {id(wait): entry["uuid"] for entry, wait in mapping_waits}
+
+    def before_round(pending):
+        reads.begin_round([uuid_of[id(wait)] for wait in pending if id(wait) in uuid_of])
+
+    return before_round
 
 
 def settled_result(pipeline, function_wait, mapping_waits, seen):
@@ -305,8 +357,9 @@ def run_many(client, pipelines, timeout, check_mode, **clock):
     results, failures = {}, {}
     plans = {}
     owner = {}
+    reads = MappingReads(client)
     for pipeline in pipelines:
-        function_wait, mapping_waits = pipeline_waits(client, pipeline)
+        function_wait, mapping_waits = pipeline_waits(client, pipeline, reads)
         waits = ([function_wait] if function_wait else []) + [wait for _entry, wait in mapping_waits]
         plans[pipeline["name"]] = (pipeline, function_wait, mapping_waits, waits)
         for wait in waits:
@@ -320,8 +373,9 @@ def run_many(client, pipelines, timeout, check_mode, **clock):
         return plans[name][3]
 
     everything = [wait for plan in plans.values() for wait in plan[3]]
+    before_round = round_hook(reads, [pair for plan in plans.values() for pair in plan[2]])
     try:
-        seen = wait_all(everything, timeout, on_failure=fail, **clock) if everything else {}
+        seen = wait_all(everything, timeout, on_failure=fail, before_round=before_round, **clock) if everything else {}
     except RoundsTimeout as exc:
         seen = exc.last
         late = {}
@@ -341,12 +395,13 @@ def run_many(client, pipelines, timeout, check_mode, **clock):
 
 
 def run(client, params, check_mode, **clock):
-    function_wait, mapping_waits = pipeline_waits(client, params)
+    reads = MappingReads(client)
+    function_wait, mapping_waits = pipeline_waits(client, params, reads)
     waits = ([function_wait] if function_wait else []) + [wait for _entry, wait in mapping_waits]
     result = {"changed": False, "function": None, "mappings": []}
     if check_mode or not waits:
         return result
-    seen = wait_all(waits, params["wait_timeout"], **clock)
+    seen = wait_all(waits, params["wait_timeout"], before_round=round_hook(reads, mapping_waits), **clock)
     result.update(settled_result(params, function_wait, mapping_waits, seen))
     return result
 

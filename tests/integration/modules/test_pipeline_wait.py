@@ -161,3 +161,27 @@ def test_many_pipelines_refuse_a_name_twice_and_the_single_options_beside_them(r
     both = run_module("pipeline_wait", function_name="x", pipelines=[{"name": "a"}])
     assert both["failed"] is True and "mutually exclusive" in both["msg"], both
     assert not [c for c in sandbox.stats()["calls"] if c.startswith("lambda:")]
+
+
+def test_many_mappings_are_awaited_with_a_listing_not_one_read_each(run_module, aws, table, slow, sandbox):
+    names = ["%s_%d" % (FUNCTION, i) for i in range(3)]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("handler.py", HANDLER)
+    uuids = []
+    for name in names:
+        aws("lambda").create_function(FunctionName=name, Runtime="python3.12", Role=aws.lambda_role("wait-test-role"),
+                                      Handler="handler.lambda_handler", Code={"ZipFile": buf.getvalue()})
+        trigger = run_module("stream_trigger", function_name=name, stream_arn=table, wait=False)
+        assert trigger.get("failed") is not True, trigger
+        uuids.append(trigger["uuid"])
+    assert {m["State"] for m in mappings(aws)} == {"Creating"}  # still transitioning (slow)
+    sandbox.reset_stats()
+
+    result = run_module("pipeline_wait", wait_timeout=60, pipelines=[
+        {"name": name, "mappings": [{"uuid": uuid}]} for name, uuid in zip(names, uuids)])
+
+    assert result.get("failed") is not True, result
+    assert [result["pipelines"][name]["mappings"][0]["state"] for name in names] == ["Enabled"] * 3
+    calls = sandbox.stats()["calls"]
+    assert calls.get("lambda:ListEventSourceMappings", 0) >= 1 and "lambda:GetEventSourceMapping" not in calls, calls

@@ -208,9 +208,25 @@ class ManyLambda:
         self.calls.append((UUID, self.clock.now))
         if UUID not in self.mappings:
             raise client_error("ResourceNotFoundException", "gone", "GetEventSourceMapping")
-        at, ends = self.mappings[UUID]
+        return self._mapping(UUID)
+
+    def _mapping(self, uuid):
+        at, ends = self.mappings[uuid]
         state = ends if self.clock.now >= at else "Creating"
-        return {"UUID": UUID, "State": state, "StateTransitionReason": "USER_INITIATED"}
+        return {"UUID": uuid, "State": state, "StateTransitionReason": "USER_INITIATED"}
+
+    def list_event_source_mappings(self, aws_retry=False, Marker=None):
+        """Every mapping, *page_size* a page (Lambda answers 100 at most)."""
+        assert aws_retry is True
+        self.calls.append(("list", self.clock.now))
+        uuids = sorted(self.mappings) + ["other-%04d" % i for i in range(getattr(self, "others", 0))]
+        start = int(Marker or 0)
+        page = uuids[start:start + 100]
+        answer = {"EventSourceMappings": [self._mapping(u) if u in self.mappings else {"UUID": u, "State": "Enabled"}
+                                          for u in page]}
+        if start + 100 < len(uuids):
+            answer["NextMarker"] = str(start + 100)
+        return answer
 
 
 def pipeline(name, function, uuid, state="Enabled", function_state="present"):
@@ -281,3 +297,57 @@ def test_many_absent_waits_until_gone(clock):
 
     assert failures == {} and results["a"]["mappings"] == [{"uuid": "ua", "state": "gone", "state_transition_reason": None}]
     assert clock.now >= gone_at
+
+
+def test_many_unsettled_mappings_are_read_with_one_listing_a_round(clock):
+    uuids = ["u%02d" % i for i in range(pipeline_wait.LIST_FROM + 7)]
+    lam = ManyLambda(clock, {}, {u: (5, "Enabled") for u in uuids})
+
+    results, failures = pipeline_wait.run_many(lam, [pipeline(u, None, u) for u in uuids], 300, check_mode=False)
+
+    assert failures == {} and all(results[u]["mappings"][0]["state"] == "Enabled" for u in uuids)
+    assert [what for what, _t in lam.calls if what != "list"] == []  # no GetEventSourceMapping at all
+    rounds = [t for what, t in lam.calls if what == "list"]
+    assert len(rounds) >= 2 and rounds[-1] >= 5
+
+
+def test_a_mapping_the_listing_does_not_show_is_read_on_its_own(clock):
+    # Deleted mappings: once gone they drop out of the listing, and GetEventSourceMapping says they are gone.
+    uuids = ["d%d" % i for i in range(pipeline_wait.LIST_FROM)]
+    lam = ManyLambda(clock, {}, {u: (0, "Deleting") for u in uuids})
+    gone_at = 4
+
+    real_list = lam.list_event_source_mappings
+
+    def listing(aws_retry=False, Marker=None):
+        if clock.now >= gone_at:
+            lam.mappings.clear()
+        return real_list(aws_retry=aws_retry, Marker=Marker)
+
+    lam.list_event_source_mappings = listing
+    results, failures = pipeline_wait.run_many(lam, [pipeline(u, None, u, state="absent") for u in uuids], 300,
+                                               check_mode=False)
+
+    assert failures == {} and all(results[u]["mappings"][0]["state"] == "gone" for u in uuids)
+    assert sorted(what for what, _t in lam.calls if what != "list") == sorted(uuids)  # one Get each, when unlisted
+
+
+def test_fewer_unsettled_mappings_than_the_threshold_are_read_one_by_one(clock):
+    uuids = ["u%d" % i for i in range(pipeline_wait.LIST_FROM - 1)]
+    lam = ManyLambda(clock, {}, {u: (3, "Enabled") for u in uuids})
+
+    pipeline_wait.run_many(lam, [pipeline(u, None, u) for u in uuids], 300, check_mode=False)
+
+    assert not [t for what, t in lam.calls if what == "list"]
+
+
+def test_an_account_with_more_listing_pages_than_mappings_to_read_goes_back_to_gets(clock):
+    uuids = ["u%d" % i for i in range(pipeline_wait.LIST_FROM)]
+    lam = ManyLambda(clock, {}, {u: (10, "Enabled") for u in uuids})
+    lam.others = 100 * pipeline_wait.LIST_FROM  # the account's other mappings: more pages than mappings to read
+
+    pipeline_wait.run_many(lam, [pipeline(u, None, u) for u in uuids], 300, check_mode=False)
+
+    listing_pages = [t for what, t in lam.calls if what == "list"]
+    assert listing_pages and set(listing_pages) == {0}  # listed in the first round only
+    assert [t for what, t in lam.calls if what == "u0"][-1] >= 10  # then read one by one until Enabled
