@@ -89,7 +89,8 @@ def test_at_zero_a_second_update_table_right_away_succeeds(aws):
 
 def test_update_table_leaves_the_table_updating_and_refuses_a_second_update(aws, knobs):
     _table(aws)
-    knobs(table_transition=0.6)
+    # Long enough that the reads right after the change land inside it on a loaded machine (0.6 s did not).
+    knobs(table_transition=3.0)
     ddb = aws("dynamodb")
     answer = ddb.update_table(TableName="tt", BillingMode="PROVISIONED",
                               ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
@@ -107,7 +108,8 @@ def test_a_new_table_is_creating_refuses_items_and_updates_then_becomes_active(a
     """CreateTable "immediately returns a response with a TableStatus of CREATING ... You can perform read and write
     operations only on an ACTIVE table" (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
     """
-    knobs(table_create_transition=0.6)
+    # Long enough that the reads right after the change land inside it on a loaded machine (0.6 s did not).
+    knobs(table_create_transition=3.0)
     ddb = aws("dynamodb")
     answer = ddb.create_table(TableName="tc", BillingMode="PAY_PER_REQUEST",
                               AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
@@ -143,7 +145,8 @@ def test_a_stream_is_disabling_then_enabling_and_the_table_refuses_the_enable_me
     _table(aws, stream="KEYS_ONLY")
     ddb, streams = aws("dynamodb"), aws("dynamodbstreams")
     old = ddb.describe_table(TableName="tt")["Table"]["LatestStreamArn"]
-    knobs(stream_transition=0.6)
+    # Long enough that the reads right after the change land inside it on a loaded machine (0.6 s did not).
+    knobs(stream_transition=3.0)
     answer = ddb.update_table(TableName="tt", StreamSpecification={"StreamEnabled": False})
     assert answer["TableDescription"]["TableStatus"] == "UPDATING"
     assert streams.describe_stream(StreamArn=old)["StreamDescription"]["StreamStatus"] == "DISABLING"
