@@ -41,7 +41,7 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
+    suboptions: &mapping_suboptions
       uuid:
         description: The mapping's UUID.
         type: str
@@ -90,15 +90,7 @@ options:
         type: list
         elements: dict
         default: []
-        suboptions:
-          uuid:
-            description: The mapping's UUID.
-            type: str
-          state:
-            description: What the mapping must end as.
-            choices: [Enabled, Disabled, absent]
-            default: Enabled
-            type: str
+        suboptions: *mapping_suboptions
       msg_prefix:
         description: As O(msg_prefix).
         type: str
