@@ -203,12 +203,14 @@ def test_core_problems_name_the_option_or_its_word(values, option):
 
 @pytest.mark.parametrize("playbook", ["setup.yml", "teardown.yml", "verify.yml"])
 def test_a_playbook_sets_no_variable_that_a_pipeline_field_gives(playbook):
-    """A pipeline's fields reach the roles as host variables, which a play's vars, a role entry's vars and a task's
-    vars all beat: a playbook that set one of them would silently replace that field of every pipeline."""
+    """A pipeline's fields reach the roles as host variables, which a play's vars and vars_files, a role entry's vars
+    and a task's vars all beat: a playbook that set one of them would silently replace that field of every pipeline."""
     mapped = set(json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())["__streamops_fields"])
     set_here = set()
     for play in load("playbooks/" + playbook):
         set_here.update(play.get("vars") or {})
+        for path in play.get("vars_files") or []:
+            set_here.update(json.loads((ROOT / "playbooks" / path).read_text()))
         for entry in play.get("roles", []):
             if isinstance(entry, dict):
                 set_here.update(entry.get("vars") or {})
