@@ -40,10 +40,13 @@ import tempfile
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
+from ansible.utils.unsafe_proxy import wrap_var
 from ansible.vars.clean import remove_internal_keys
 
 ENV_SWITCH = "STREAMOPS_IN_PROCESS"
 VAR_SWITCH = "streamops_in_process"
+# A task variable of the roles' module tasks: the message a failure is reported with, in the caller's words.
+FAILURE_MSG_VAR = "__streamops_failure_msg"
 # The private loader the fork runs modules with, and the keyword arguments this file passes it.
 LOADER_MODULE = "ansible.module_utils._internal._ansiballz._loader"
 LOADER_KEYWORDS = ("json_params", "profile", "module_fqn", "modlib_path", "extensions")
@@ -295,9 +298,35 @@ class InProcessModuleAction(ActionBase):
         if reason is not None:
             display.vvv(f"streamops: {self._task.resolved_action} runs as a normal module: {reason}")
             result.update(self._execute_module(task_vars=task_vars))
-            return result
-        result.update(self._execute_in_fork(task_vars))
+        else:
+            result.update(self._execute_in_fork(task_vars))
+        self._reword_failure(result, task_vars)
         return result
+
+    def _reword_failure(self, result, task_vars):
+        """Replace a failed result's msg with the task's __streamops_failure_msg, rendered with the result registered.
+
+        The roles name a failure in the caller's words (the role variable, or the pipeline field when the playbooks
+        run the role), which only the role knows, and some of the words depend on the result (its reason, what the
+        module found). The role's module task sets the task variable __streamops_failure_msg to its message
+        template; it is rendered here with the result under the task's register name, as a following task would
+        see it. So the failure is printed once, by the module task itself, and no second task per host is needed to
+        reword it. A message that cannot be rendered leaves the module's own, with a warning.
+        """
+        if not result.get("failed") or FAILURE_MSG_VAR not in task_vars:
+            return
+        variables = dict(task_vars)
+        if self._task.register:
+            # The module's words are data, never a template (a message may echo what the caller wrote).
+            variables[self._task.register] = wrap_var(dict(result))
+        try:
+            templar = self._templar.copy_with_new_env(available_variables=variables)
+            msg = templar.template(task_vars[FAILURE_MSG_VAR])
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            display.warning(f"streamops: the failure of {self._task.resolved_action} could not be reworded ({exc})")
+            return
+        if msg:
+            result["msg"] = str(msg).strip()
 
     def _fallback_reason(self, task_vars):
         interpreter = task_vars.get("ansible_python_interpreter")

@@ -150,3 +150,69 @@ def test_loading_the_plugin_froze_the_heap_for_the_forks():
     # Imported above (the module's warm-up runs at import, as in the main ansible process): without the freeze,
     # every fork's garbage collector would walk and copy the inherited heap.
     assert gc.get_freeze_count() > 0
+
+
+def _rewording_action(register="__role_result"):
+    """An action of this collection whose module result is given, with a real templar over a real loader."""
+    from unittest import mock
+
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+
+    from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils import in_process
+
+    task = mock.MagicMock(register=register, resolved_action="streamops.dynamodb_lambda.dynamodb_stream")
+    return in_process.InProcessModuleAction(task, mock.MagicMock(), mock.MagicMock(), DataLoader(),
+                                            Templar(loader=DataLoader()), mock.MagicMock())
+
+
+def _trusted(value):
+    """A template as a role's vars file gives it (ansible-core 2.19 renders only trusted templates)."""
+    try:
+        from ansible.template import trust_as_template
+    except ImportError:  # ansible-core before 2.19 renders every string
+        return value
+    return trust_as_template(value)
+
+
+REWORD_VARS = {
+    "__streamops_failure_msg": "{{ __role_failure_msg }}",
+    "__role_where": "streamops_pipelines[0] (orders): ",
+    "__role_failure_msg": "{{ __role_where }}{{ {'table_missing': 'table_create: is false'}"
+                          "[__role_result.reason | default('')] | default(__role_result.msg) }}",
+}
+
+
+@pytest.mark.parametrize("reason, expected", [
+    ("table_missing", "streamops_pipelines[0] (orders): table_create: is false"),
+    (None, "streamops_pipelines[0] (orders): AccessDenied: not allowed"),
+])
+def test_a_failure_is_reworded_with_the_result_registered(reason, expected):
+    result = {"failed": True, "msg": "AccessDenied: not allowed", **({"reason": reason} if reason else {})}
+    _rewording_action()._reword_failure(result, {key: _trusted(value) for key, value in REWORD_VARS.items()})
+    assert result["msg"] == expected
+    assert result["failed"] is True
+
+
+def test_a_success_or_a_task_without_the_message_variable_is_left_as_the_module_wrote_it():
+    variables = {key: _trusted(value) for key, value in REWORD_VARS.items()}
+    ok = {"changed": True, "table_arn": "arn"}
+    _rewording_action()._reword_failure(ok, variables)
+    assert ok == {"changed": True, "table_arn": "arn"}
+    failed = {"failed": True, "msg": "the module's words"}
+    _rewording_action()._reword_failure(failed, {k: v for k, v in variables.items() if k != "__streamops_failure_msg"})
+    assert failed["msg"] == "the module's words"
+
+
+def test_the_modules_words_are_never_rendered_as_a_template():
+    # A module may echo what the caller wrote; that text is data, as it is to a task after a register.
+    result = {"failed": True, "msg": "no table named {{ lookup('env', 'HOME') }}"}
+    _rewording_action()._reword_failure(result, {key: _trusted(value) for key, value in REWORD_VARS.items()})
+    assert result["msg"] == "streamops_pipelines[0] (orders): no table named {{ lookup('env', 'HOME') }}"
+
+
+def test_a_message_that_cannot_be_rendered_leaves_the_modules_own():
+    variables = {"__streamops_failure_msg": _trusted("{{ undefined_variable.attribute }}")}
+    result = {"failed": True, "msg": "the module's words"}
+    _rewording_action()._reword_failure(result, variables)
+    assert result["msg"] == "the module's words"
