@@ -28,6 +28,7 @@ normal module execution and the run says so in one warning.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 import importlib
 import inspect
@@ -325,8 +326,16 @@ class InProcessModuleAction(ActionBase):
         except Exception as exc:  # pylint: disable=broad-exception-caught
             display.warning(f"streamops: the failure of {self._task.resolved_action} could not be reworded ({exc})")
             return
-        if msg:
-            result["msg"] = str(msg).strip()
+        if not msg:
+            return
+        result["msg"] = str(msg).strip()
+        # ansible-core 2.19 reports a failure from the error detail the module returned (the result's exception,
+        # a dataclass whose event holds the module's msg), not from msg: that detail gets the new words too. Before
+        # 2.19 the exception is the traceback text and msg is what is printed.
+        exception = result.get("exception")
+        event = getattr(exception, "event", None)
+        if dataclasses.is_dataclass(exception) and dataclasses.is_dataclass(event) and hasattr(event, "msg"):
+            result["exception"] = dataclasses.replace(exception, event=dataclasses.replace(event, msg=result["msg"]))
 
     def _fallback_reason(self, task_vars):
         interpreter = task_vars.get("ansible_python_interpreter")

@@ -216,3 +216,13 @@ def test_a_message_that_cannot_be_rendered_leaves_the_modules_own():
     result = {"failed": True, "msg": "the module's words"}
     _rewording_action()._reword_failure(result, variables)
     assert result["msg"] == "the module's words"
+
+
+def test_the_error_detail_ansible_core_prints_gets_the_new_words_too():
+    # ansible-core 2.19 prints a failed task's "Task failed: Module failed: ..." from the result's exception.
+    messages = pytest.importorskip("ansible.module_utils._internal._messages")
+    summary = messages.ErrorSummary(event=messages.Event(msg="the module's words", formatted_traceback="tb\n"))
+    result = {"failed": True, "msg": "the module's words", "exception": summary}
+    _rewording_action()._reword_failure(result, {key: _trusted(value) for key, value in REWORD_VARS.items()})
+    assert result["exception"].event.msg == "streamops_pipelines[0] (orders): the module's words"
+    assert result["exception"].event.formatted_traceback == "tb\n"
