@@ -226,3 +226,58 @@ def test_the_error_detail_ansible_core_prints_gets_the_new_words_too():
     _rewording_action()._reword_failure(result, {key: _trusted(value) for key, value in REWORD_VARS.items()})
     assert result["exception"].event.msg == "streamops_pipelines[0] (orders): the module's words"
     assert result["exception"].event.formatted_traceback == "tb\n"
+
+
+def _builtin_handler_table(session):
+    """What each builtin event name resolves to for a session: the handlers, in the order they would be called."""
+    import botocore.handlers
+
+    emitter = session._original_handler  # pylint: disable=protected-access
+    names = sorted({spec[0] for spec in botocore.handlers.BUILTIN_HANDLERS})
+    return {name: list(emitter._handlers.prefix_search(name)) for name in names}  # pylint: disable=protected-access
+
+
+def test_a_new_session_gets_the_builtin_handlers_a_registration_of_its_own_gives():
+    import botocore.hooks
+    import botocore.session
+
+    from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_process import (
+        share_botocore_builtin_handlers,
+    )
+
+    share_botocore_builtin_handlers(botocore.session.Session, botocore.hooks.HierarchicalEmitter,
+                                    botocore.hooks.EventAliaser)
+    assert botocore.session.Session.__dict__.get("_streamops_shared_handlers")
+    botocore.session.Session()  # the first fresh session makes the copy the later ones get
+    shared = botocore.session.Session()
+    # Given its own event hooks, a session registers the builtin handlers one by one, as botocore does.
+    registered = botocore.session.Session(event_hooks=botocore.hooks.HierarchicalEmitter())
+    assert _builtin_handler_table(shared) == _builtin_handler_table(registered)
+    assert len(_builtin_handler_table(shared)) > 50
+
+
+def _a_handler(**kwargs):
+    """An event handler of a test's own (botocore requires **kwargs)."""
+    del kwargs
+
+
+def test_a_handler_one_session_registers_is_that_sessions_only():
+    import botocore.session
+
+    first, second = botocore.session.Session(), botocore.session.Session()
+    first.register("before-call.lambda.GetFunction", _a_handler)
+    third = botocore.session.Session()
+    for session, expected in ((first, True), (second, False), (third, False)):
+        handlers = session._original_handler._handlers.prefix_search("before-call.lambda.GetFunction")  # pylint: disable=protected-access
+        assert (_a_handler in list(handlers)) is expected
+
+
+def test_a_session_given_its_own_event_hooks_keeps_them():
+    import botocore.hooks
+    import botocore.session
+
+    hooks = botocore.hooks.HierarchicalEmitter()
+    hooks.register("before-call.lambda.GetFunction", _a_handler)
+    session = botocore.session.Session(event_hooks=hooks)
+    assert session._original_handler is hooks  # pylint: disable=protected-access
+    assert _a_handler in list(hooks._handlers.prefix_search("before-call.lambda.GetFunction"))  # pylint: disable=protected-access
