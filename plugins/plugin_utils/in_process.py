@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to streamops.dynamodb_lambda
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run this collection's modules in a fork of the controller instead of a fresh Python.
+"""Run this collection's modules in the controller's worker process (or a fork of it) instead of a fresh Python.
 
 Why: an AWS module task spends nearly all of its time starting up (a new Python, the AnsiballZ payload, importing
 amazon.aws's module_utils and boto3, part of it compiling module_utils that a zip import can never cache), against
@@ -9,12 +9,15 @@ a few milliseconds of API work against the sandbox. A playbook that sets up many
 module task of every pipeline (the figures are in bench/README.md and bench/RESULTS.md).
 
 When the task runs on the controller anyway (local connection, the controller's own Python, no become, no task
-environment, not async), the action plugin of a module forks the worker process and runs the module there with
-the same arguments and the same JSON protocol as AnsiballZ (`_update_module_args`, `ANSIBLE_MODULE_ARGS`,
-`_parse_returned_data`), so check mode, diff, no_log and module_defaults behave exactly as in a normal run. The fork
-keeps every module run isolated (module globals, warnings, sys.exit) and starts with boto3, botocore and the AWS
-module_utils already imported: the linear and free strategies load a task's action plugin in the main ansible
-process before forking the per-host workers, so the imports below happen once per playbook run.
+environment, not async), the action plugin of a module runs the module in the worker process with the same
+arguments and the same JSON protocol as AnsiballZ (`_update_module_args`, `ANSIBLE_MODULE_ARGS`,
+`_parse_returned_data`), so check mode, diff, no_log and module_defaults behave exactly as in a normal run. Ansible
+forks one worker per task and host, which runs the task and exits, so a module run there leaves nothing behind
+(module globals, warnings; sys.exit is caught). A task that runs its action more than once in its worker (a loop,
+retries) forks the worker for each module run instead, so one run's globals never reach the next; so does a task
+with a timeout. Either way the module starts with boto3, botocore and the AWS module_utils already imported: the
+linear and free strategies load a task's action plugin in the main ansible process before forking the per-host
+workers, so the imports below happen once per playbook run.
 
 Anything else falls back to the normal module execution, as does every task when the environment variable
 STREAMOPS_IN_PROCESS is 0/false/no/off or the variable `streamops_in_process` is false for the host. Mitogen for
@@ -33,6 +36,7 @@ import dataclasses
 import gc
 import importlib
 import inspect
+import io
 import json
 import os
 import signal
@@ -279,6 +283,46 @@ def fallback_reason(*, switch_env, switch_var, connection, become, environment, 
     return None
 
 
+def run_module_here(module_fqn, json_params, run_module=None):
+    """Run the module in this process, as AnsiballZ would (as __main__, exiting itself); return rc, stdout, stderr.
+
+    For the worker ansible forked for this one task and host: the worker runs the task once and exits, so what the
+    module leaves in the process (basic._ANSIBLE_ARGS, its warnings and deprecations, its imports) goes with it,
+    and the module costs no fork of its own (a fork copies the worker's page tables, and the child's first write to
+    each page copies that page again: about 15% of the controller CPU of a setup of 50 pipelines). Only the module's
+    stdout and stderr are its own, in buffers; sys.exit is the exit code. An exception the loader does not report
+    itself (the loader reports the module's own) is printed to the module's stderr, as in the fork.
+    """
+    run_module = run_module or SEAM.run_module
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape", write_through=True)
+    saved = sys.stdout, sys.stderr
+    code = 1
+    sys.stdout, sys.stderr = out, err
+    try:
+        run_module(json_params=json_params, profile=PROFILE, module_fqn=module_fqn, modlib_path="", extensions={})
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception:  # pylint: disable=broad-exception-caught
+        import traceback  # pylint: disable=import-outside-toplevel
+
+        traceback.print_exc()
+    finally:
+        sys.stdout, sys.stderr = saved
+    return (code, out.buffer.getvalue().decode("utf-8", "surrogateescape"),
+            err.buffer.getvalue().decode("utf-8", "surrogateescape"))
+
+
+def runs_once_per_worker(*, loop, loop_with, until, retries, timeout):
+    """Whether this task runs its action once in its worker, so the module may run in the worker itself.
+
+    A loop or retries run the action again in the same worker: each run gets a fork, so one item's module globals
+    and warnings do not reach the next. A task timeout raises in the worker (TaskTimeoutError) and must not land
+    inside the module, whose loader would report it as the module's own failure.
+    """
+    return not (loop or loop_with or until or (retries or 0) > 0 or timeout)
+
+
 def run_module_in_fork(module_fqn, json_params, run_module=None):
     """Fork, run the module as AnsiballZ would (as __main__, exiting itself), return rc, stdout, stderr.
 
@@ -407,9 +451,12 @@ class InProcessModuleAction(ActionBase):
         self._update_module_args(fqcn, module_args, task_vars)
         encoder = SEAM.get_module_encoder(PROFILE, SEAM.direction.CONTROLLER_TO_MODULE)
         json_params = json.dumps({"ANSIBLE_MODULE_ARGS": module_args}, cls=encoder).encode()
-        display.vvv(f"streamops: running {fqcn} in a fork of the controller ({ENV_SWITCH}=0 turns this off)")
-        rc, stdout, stderr = run_module_in_fork(
-            f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}", json_params)
+        once = runs_once_per_worker(loop=self._task.loop, loop_with=self._task.loop_with, until=self._task.until,
+                                    retries=self._task.retries, timeout=self._task.timeout)
+        runner = run_module_here if once else run_module_in_fork
+        where = "the controller's worker process" if once else "a fork of the controller's worker (loop, retries or timeout)"
+        display.vvv(f"streamops: running {fqcn} in {where} ({ENV_SWITCH}=0 turns this off)")
+        rc, stdout, stderr = runner(f"ansible_collections.{namespace}.{collection}.plugins.modules.{name}", json_params)
         data = self._parse_returned_data({"rc": rc, "stdout": stdout, "stderr": stderr}, PROFILE)
         data.pop("_ansible_suppress_tmpdir_delete", None)
         remove_internal_keys(data)

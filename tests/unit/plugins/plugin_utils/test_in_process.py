@@ -11,7 +11,9 @@ from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_proce
     SEAM,
     SEAM_MISSING,
     fallback_reason,
+    run_module_here,
     run_module_in_fork,
+    runs_once_per_worker,
 )
 
 # On a controller without the loader the fork is never used (test_seam_probe.py covers that path).
@@ -115,6 +117,74 @@ def test_a_crash_in_the_module_does_not_take_the_caller_with_it(fake_modules):
     assert "boom in module" in stdout + stderr
     # The caller (here: pytest, in ansible: the worker) is still alive and its stdout is its own.
     assert sys.stdout is not None
+
+
+def _as_a_worker(call):
+    """Call in a fork of this process, as ansible's worker is one, and return what it returned (as JSON)."""
+    import os
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        try:
+            data = json.dumps(call()).encode()
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            data = json.dumps({"error": repr(exc)}).encode()
+        os.write(write, data)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+@needs_seam
+def test_the_worker_runs_the_module_and_gets_its_json_exit_code_and_stderr(fake_modules):
+    def run():
+        before = sys.stdout, sys.stderr
+        ok = run_module_here(f"{fake_modules}.ok", _params(name="x"))
+        check = run_module_here(f"{fake_modules}.ok", _params(name="y", _ansible_check_mode=True))
+        noisy = run_module_here(f"{fake_modules}.noisy", _params())
+        return [ok, check, noisy, (sys.stdout, sys.stderr) == before]
+
+    (rc, stdout, stderr), (_rc, check_stdout, _), (noisy_rc, noisy_stdout, noisy_stderr), restored = _as_a_worker(run)
+    assert rc == 0, stderr
+    assert json.loads(stdout)["changed"] is True and json.loads(stdout)["name"] == "x"
+    assert json.loads(check_stdout)["changed"] is False
+    assert noisy_rc == 1 and json.loads(noisy_stdout)["msg"] == "it failed"
+    assert "a warning on stderr" in noisy_stderr
+    # The worker's own stdout and stderr are back once the module has exited.
+    assert restored is True
+
+
+@needs_seam
+def test_a_crash_in_the_module_run_by_the_worker_is_its_failure_not_the_workers(fake_modules):
+    def run():
+        before = sys.stdout, sys.stderr
+        rc, stdout, stderr = run_module_here(f"{fake_modules}.crash", _params())
+        return [rc, stdout, stderr, (sys.stdout, sys.stderr) == before]
+
+    rc, stdout, stderr, restored = _as_a_worker(run)
+    assert rc == 1
+    assert "partial output" in stdout
+    assert "boom in module" in stdout + stderr
+    assert restored is True
+
+
+@pytest.mark.parametrize("task, once", [
+    ({}, True),
+    ({"loop": ["a", "b"]}, False),
+    ({"loop_with": "items"}, False),
+    ({"until": "result is succeeded"}, False),
+    ({"retries": 3}, False),
+    ({"retries": 0}, True),
+    ({"timeout": 30}, False),
+])
+def test_only_a_task_that_runs_its_action_once_runs_the_module_in_its_worker(task, once):
+    keywords = {"loop": None, "loop_with": None, "until": [], "retries": None, "timeout": 0, **task}
+    assert runs_once_per_worker(**keywords) is once
 
 
 def test_botocore_loaders_share_parsed_models_only_with_the_same_search_paths(tmp_path):
