@@ -17,6 +17,8 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import boto3_tag_list_to_ansible_dict
 
+from ansible_collections.streamops.dynamodb_lambda.plugins.module_utils import arns
+
 LAMBDA_TRUST_POLICY = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
@@ -207,3 +209,65 @@ def vpc_access_statements(vpc, partition, region, account):
         "Resource": prefix + "network-interface/*",
     })
     return statements
+
+
+def execution_policy(stream_arn, function_name, on_failure_destination=None, tracing=False, vpc=None):
+    """The execution role's inline policy document: what a function needs to read one stream and write its logs.
+
+    Read this one stream (DescribeStream, GetRecords, GetShardIterator on its ARN); list streams; create this
+    function's log group and write its streams. As asked: send failed batches' details to the on-failure
+    destination (SQS or SNS, by its ARN), write X-Ray traces, let Lambda manage a VPC function's network interfaces
+    (vpc_access_statements). Region, account and partition come from the stream ARN, so no STS call is needed.
+    """
+    log_group = arns.log_group_arn_beside(stream_arn, "/aws/lambda/" + function_name)
+    statements = [
+        {
+            "Sid": "ReadThisStream",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            "Resource": stream_arn,
+        },
+        {
+            # dynamodb:ListStreams is not resource-scoped: the Service Authorization Reference lists no resource
+            # type for it, so IAM only honours it with Resource "*". It returns stream ARNs and labels of the
+            # account, never records; reading records (GetRecords) stays limited to this one stream.
+            "Sid": "ListStreamsHasNoResourceLevelPermissions",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ListStreams"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "CreateThisFunctionsLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup"],
+            "Resource": [log_group, log_group + ":*"],
+        },
+        {
+            "Sid": "WriteThisFunctionsLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": log_group + ":*",
+        },
+    ]
+    if on_failure_destination:
+        service = arns.parse_arn(on_failure_destination).service
+        statements.append({
+            "Sid": "SendFailedBatchesToTheOnFailureDestination",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"] if service == "sqs" else ["sns:Publish"],
+            "Resource": on_failure_destination,
+        })
+    if tracing:
+        # xray:PutTraceSegments and xray:PutTelemetryRecords have no resource types in the Service Authorization
+        # Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html), so IAM
+        # only honours them with Resource "*". They write this function's traces, never read anyone's.
+        statements.append({
+            "Sid": "WriteTracesXRayHasNoResourceLevelPermissions",
+            "Effect": "Allow",
+            "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+            "Resource": "*",
+        })
+    if vpc:
+        stream = arns.parse_arn(stream_arn)
+        statements.extend(vpc_access_statements(vpc, stream.partition, stream.region, stream.account_id))
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -22,7 +22,6 @@ import io
 import json
 import time
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -30,7 +29,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
-ROOT = Path(__file__).resolve().parents[3]
 TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                  "Principal": {"Service": "lambda.amazonaws.com"}}]}
 STREAM = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t.x/stream/2026-01-01T00:00:00.000"
@@ -165,18 +163,17 @@ def test_unknown_role_and_role_with_another_path_allow_nothing(iam) -> None:
 
 
 def test_the_collections_execution_role_policy_passes(iam) -> None:
-    """roles/execution_role/templates/policy.json.j2, rendered as the role renders it, allows what Lambda does."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.template import Templar, trust_as_template
+    """The execution role's inline policy (module_utils/iam.py execution_policy, through the filter the role calls
+    with the role's own defaults) allows what Lambda does."""
+    from ansible_collections.streamops.dynamodb_lambda.plugins.filter.execution_role_policy import (
+        execution_role_policy,
+    )
 
     from sandbox import iam_eval
 
     stream = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders/stream/2026-01-01T00:00:00.000"
-    # Ansible's own templating (its filters: to_json, bool, ...), as the role's template lookup renders it.
-    templar = Templar(loader=DataLoader(), variables={
-        "execution_role_stream_arn": stream, "execution_role_function_name": "orders-fn",
-        "execution_role_on_failure_destination": "", "execution_role_tracing": False})
-    rendered = templar.template(trust_as_template((ROOT / "roles/execution_role/templates/policy.json.j2").read_text()))
+    # As the role calls it with its defaults before ansible-core 2.19 (a null on-failure destination renders '').
+    rendered = json.dumps(execution_role_policy(stream, "orders-fn", "", False, None, "execution_role_vpc"))
     arn = role(iam, "exec", rendered)
     assert iam_eval.missing_stream_permissions(ACCOUNT, arn, stream) == []
     log_stream = (f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/orders-fn:log-stream:"
