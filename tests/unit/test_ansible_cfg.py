@@ -1,6 +1,6 @@
 """The checkout's ansible.cfg gives a run from the clone a parsed inventory: no "No inventory was parsed" or
 "provided hosts list is empty" warning on every ansible-playbook, and localhost behaves as ansible's implicit one
-(local connection, the controller's Python, so this collection's modules still run in a fork of the controller)."""
+(local connection, the controller's Python, so this collection's modules still run in the controller's workers)."""
 
 from __future__ import annotations
 
