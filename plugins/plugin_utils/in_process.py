@@ -155,8 +155,9 @@ def share_botocore_builtin_handlers(session_class, emitter_class, aliaser_class)
     templates = []
 
     def _register_builtin_handlers(self, events):
-        # pylint: disable=protected-access
+        # pylint: disable=protected-access,unidiomatic-typecheck
         try:
+            # Exactly botocore's emitter (a subclass may hold more than handlers), still empty.
             fresh = (events is self._events and type(self._original_handler) is emitter_class
                      and not self._original_handler._unique_id_handlers
                      and not self._original_handler._handlers._root["children"])

@@ -149,7 +149,7 @@ def test_the_worker_runs_the_module_and_gets_its_json_exit_code_and_stderr(fake_
         noisy = run_module_here(f"{fake_modules}.noisy", _params())
         return [ok, check, noisy, (sys.stdout, sys.stderr) == before]
 
-    (rc, stdout, stderr), (_rc, check_stdout, _), (noisy_rc, noisy_stdout, noisy_stderr), restored = _as_a_worker(run)
+    (rc, stdout, stderr), (_rc, check_stdout, _err), (noisy_rc, noisy_stdout, noisy_stderr), restored = _as_a_worker(run)
     assert rc == 0, stderr
     assert json.loads(stdout)["changed"] is True and json.loads(stdout)["name"] == "x"
     assert json.loads(check_stdout)["changed"] is False
