@@ -83,9 +83,13 @@ def forward_mapping() -> dict[str, str]:
 
 
 def test_the_hosts_get_their_role_variables_from_the_one_mapping():
-    """validate.yml passes __streamops_fields to the pipelines role, whose add_host applies pipeline_role_vars."""
-    (play,) = yaml.safe_load((ROOT / "playbooks" / "validate.yml").read_text())
+    """validate.yml passes __streamops_fields to the pipelines role, whose add_host applies pipeline_role_vars, and
+    then loads the same mapping onto every pipeline host at once (a run_once include_vars, whatever the tags)."""
+    play, mapping_play = yaml.safe_load((ROOT / "playbooks" / "validate.yml").read_text())
     assert "vars/pipeline_roles.json" in play["vars_files"]
+    assert mapping_play["hosts"] == "streamops_pipelines" and mapping_play["tags"] == ["always"]
+    (load,) = mapping_play["tasks"]
+    assert load["ansible.builtin.include_vars"]["file"] == "vars/pipeline_roles.json" and load["run_once"] is True
     (entry,) = play["roles"]
     assert entry["vars"]["pipelines_role_variables"] == "{{ __streamops_fields }}"
     tasks = yaml.safe_load((ROOT / "roles" / "pipelines" / "tasks" / "main.yml").read_text())
