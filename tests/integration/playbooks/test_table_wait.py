@@ -80,3 +80,34 @@ def test_with_zero_latency_a_new_table_costs_no_extra_call(run_playbook, sandbox
     calls = sandbox.stats()["calls"]
     assert "streams.dynamodb:DescribeStream" not in calls, calls
     assert calls.get("dynamodb:DescribeTable") == 1, calls
+
+
+def test_setup_teardown_setup_in_one_run_reads_this_setups_arns(run_playbook, aws, tmp_path):
+    """setup.yml publishes the roles' values once per pipeline, after the four module tasks: the role and the trigger
+    before it read this run's ARNs, not the facts an earlier play of the same ansible-playbook run left on the
+    host (teardown's cleared values, or the first setup's stream, which a new table no longer has)."""
+    playbook = tmp_path / "again.yml"
+    playbook.write_text("".join("- ansible.builtin.import_playbook: %s\n" % p for p in (SETUP, TEARDOWN, SETUP)))
+    pipelines = PIPELINES[:1]
+    proc = run_playbook(playbook, {"streamops_pipelines": pipelines, "streamops_verify": False}, env=JSON)
+    tables, _stats = results(proc, TABLE_TASK)
+    report = json.loads(proc.stdout)
+    setups = [play for play in report["plays"] if play["play"]["name"].startswith("Set up each pipeline")]
+    assert len(setups) == 2, [play["play"]["name"] for play in report["plays"]]
+    second = {}
+    for task in setups[1]["tasks"]:
+        second[task["task"]["name"].split(" : ", 1)[-1].split(" ", 1)[0]] = task["hosts"]["orders"]
+    table = second["Enable"]
+    # Teardown deleted the table this collection created; the second setup created it again, with a new stream.
+    assert table["created"] is True, table
+    ddb, lam, iam = aws("dynamodb"), aws("lambda"), aws("iam")
+    stream_arn = ddb.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
+    assert table["stream_arn"] == stream_arn
+    assert second["Event"]["event_source_arn"] == stream_arn, second["Event"]
+    role_arn = iam.get_role(RoleName=second["IAM"]["role_name"])["Role"]["Arn"]
+    assert lam.get_function_configuration(FunctionName="orders_fn")["Role"] == role_arn
+    policy = iam.get_role_policy(RoleName=second["IAM"]["role_name"],
+                                 PolicyName=second["IAM"]["policy_name"])["PolicyDocument"]
+    assert stream_arn in json.dumps(policy), policy
+    teardown = run_playbook(TEARDOWN, {"streamops_pipelines": pipelines}, env=JSON)
+    assert teardown.returncode == 0, teardown.stdout[-3000:]

@@ -229,3 +229,82 @@ def test_a_wait_switch_of_a_role_defaults_to_its_modules_default(role, variable,
     """The roles alone wait as the modules do by default; only the playbooks turn a wait off or on."""
     assert role_defaults(role)[variable] == spec[option]["default"]
     assert role_options(role)[variable].get("default", role_defaults(role)[variable]) == spec[option]["default"]
+
+
+# --- what the roles publish ------------------------------------------------------------------------------------
+# Each role computes what it publishes once, in its vars/main.yml (__<role>_published, from the module's registered
+# result). Its state file publishes that after its module task; setup.yml and teardown.yml import the module task
+# alone (<state>_module.yml) and publish every role's values in one set_fact per pipeline host.
+PUBLISHING = {"table_stream": "present", "execution_role": "present", "stream_function": "present",
+              "stream_trigger": "mapping"}
+CLEARING = ("table_stream", "execution_role", "stream_function")
+
+
+def published(role):
+    return load("roles/%s/vars/main.yml" % role)["__%s_published" % role]
+
+
+def state_file(role, state):
+    """The state file's tasks: the import of its module task, then one set_fact."""
+    tasks = load("roles/%s/tasks/%s.yml" % (role, state))
+    assert [t.get("ansible.builtin.import_tasks") for t in tasks] == ["%s_module.yml" % state, None], tasks
+    return tasks[1]["ansible.builtin.set_fact"]
+
+
+def role_spec_description(role):
+    return load("roles/%s/meta/argument_specs.yml" % role)["argument_specs"]["main"]["description"]
+
+
+def reads_published(role, key):
+    return "{{ __%s_published.%s }}" % (role, key)
+
+
+@pytest.mark.parametrize("role", sorted(PUBLISHING))
+def test_a_role_publishes_its_published_values_after_its_module_task(role):
+    facts = state_file(role, PUBLISHING[role])
+    assert facts == {key: reads_published(role, key) for key in published(role)}
+    # Every published value is a role variable of the role's own prefix, and the role documents it.
+    description = " ".join(role_spec_description(role))
+    for key in facts:
+        assert role_of(key) == role, key
+        assert "C(%s)" % key in description, (role, key)
+
+
+@pytest.mark.parametrize("role", CLEARING)
+def test_a_roles_absent_clears_what_its_present_publishes(role):
+    assert state_file(role, "absent") == {key: None for key in published(role)}
+
+
+def playbook_publish(playbook, play_name):
+    play = next(p for p in load("playbooks/" + playbook) if p["name"].startswith(play_name))
+    imported = [t["ansible.builtin.import_role"]["tasks_from"] for t in play["tasks"] if "ansible.builtin.import_role" in t]
+    publishes = [t["ansible.builtin.set_fact"] for t in play["tasks"] if "ansible.builtin.set_fact" in t]
+    assert len(publishes) == 1, publishes
+    return imported, publishes[0]
+
+
+def test_setup_publishes_every_roles_values_once_after_their_module_tasks():
+    imported, facts = playbook_publish("setup.yml", "Set up each pipeline")
+    assert imported == ["present_module", "present_module", "present_module", "mapping_module"]
+    assert facts == {key: reads_published(role, key) for role in PUBLISHING for key in published(role)}
+
+
+def test_teardown_publishes_the_triggers_result_and_clears_the_other_roles_values():
+    imported, facts = playbook_publish("teardown.yml", "Tear down each pipeline")
+    assert imported == ["mapping_module", "absent_module", "absent_module", "absent_module"]
+    expected = {key: reads_published("stream_trigger", key) for key in published("stream_trigger")}
+    expected.update({key: None for role in CLEARING for key in published(role)})
+    assert facts == expected
+
+
+def test_the_mapping_reads_this_plays_arns_not_the_published_facts():
+    """A fact an earlier play of the same run left (teardown's cleared ARNs, the first setup's stream) beats a play
+    variable; the mapping reads the setup play's own names for the ARNs the roles pass along."""
+    found = json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+    every_published = {key for role in PUBLISHING for key in published(role)}
+    for variable, value in found.items():
+        if isinstance(value, str):
+            assert not set(re.findall(r"[a-z_]+", value)) & every_published, (variable, value)
+    setup = next(p for p in load("playbooks/setup.yml") if p["name"].startswith("Set up each pipeline"))
+    assert setup["vars"]["__streamops_stream_arn"] == reads_published("table_stream", "table_stream_stream_arn")
+    assert setup["vars"]["__streamops_role_arn"] == reads_published("execution_role", "execution_role_arn")
