@@ -96,6 +96,18 @@ def test_walkthrough_setup_is_idempotent_verifies_and_tears_down_twice(run_playb
     assert (calls.get("dynamodb:ListTagsOfResource"), calls.get("dynamodb:DescribeTable")) == (1, 4), calls
     assert aws("dynamodb").scan(TableName="users_post")["Items"] == []
 
+    # setup.yml --tags verify verifies what is deployed and sets up nothing: the pipeline play is skipped, so
+    # verify has no key schema from table_stream and reads the table itself, as verify.yml does.
+    sandbox.reset_stats()
+    tagged = run_playbook(SETUP, None, "--tags", "verify")
+    ok(tagged)
+    assert "INSERT, MODIFY and REMOVE seen as NEW_AND_OLD_IMAGES promises" in text(tagged)
+    stats = sandbox.stats()
+    assert stats["calls"].get("dynamodb:ListTagsOfResource") == 1, stats["calls"]
+    # The probe's item writes only (INSERT and MODIFY are puts, REMOVE a delete): nothing was created or changed.
+    assert set(stats["write_calls"]) == {"dynamodb:PutItem", "dynamodb:DeleteItem"}, stats
+    assert aws("dynamodb").scan(TableName="users_post")["Items"] == []
+
     down = run_playbook(TEARDOWN)
     ok(down)
     assert recap(down)["users_post"]["changed"] > 0
