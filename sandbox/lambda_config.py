@@ -21,6 +21,7 @@ Layers (Arn + CodeSize), the other reservations and aliases already match (tests
 from __future__ import annotations
 
 import copy
+import urllib.parse
 from typing import Any
 
 from werkzeug.wrappers import Response
@@ -184,8 +185,23 @@ def _list_layer_versions_by_arn(req: AwsRequest) -> Response | None:
     return json_response({"LayerVersions": listed}, content_type="application/json")
 
 
+def _list_versions_of_unknown_function(req: AwsRequest) -> Response | None:
+    """ListVersionsByFunction of a function that does not exist: AWS answers ResourceNotFoundException, moto an
+    empty list (https://docs.aws.amazon.com/lambda/latest/api/API_ListVersionsByFunction.html, Errors)."""
+    from moto.awslambda.models import lambda_backends
+
+    name = urllib.parse.unquote(req.path_params.get("FunctionName", ""))
+    try:
+        lambda_backends[req.account_id][req.region].get_function(name)
+    except Exception:  # noqa: BLE001 - moto raises its own RESTError subclasses for an unknown name
+        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{req.region}:{req.account_id}:function:{name}"
+        return aws_error(req, "ResourceNotFoundException", f"Function not found: {arn}", 404)
+    return None
+
+
 def install(app: SandboxApp) -> None:
     _patch()
+    app.override("lambda", "ListVersionsByFunction", _list_versions_of_unknown_function)
     app.override("lambda", "CreateFunction", _check_log_levels)
     app.override("lambda", "UpdateFunctionConfiguration", _check_log_levels)
     app.override("lambda", "ListLayerVersions", _list_layer_versions_by_arn)

@@ -217,3 +217,19 @@ def test_list_layer_versions_accepts_the_layer_arn(aws):
         [published["LayerVersionArn"]]
     assert lam.list_layer_versions(LayerName=published["LayerArn"], CompatibleRuntime="python3.12")[
         "LayerVersions"] == []
+
+
+def test_list_versions_of_an_unknown_function_is_resource_not_found(aws, create):
+    # API_ListVersionsByFunction.html, Errors: ResourceNotFoundException, as GetFunction answers.
+    lam = aws("lambda")
+    with pytest.raises(ClientError) as missing:
+        lam.list_versions_by_function(FunctionName="no_such_function")
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert missing.value.response["Error"]["Message"] == \
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:no_such_function"
+    create()
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName="cfg")["Versions"]] == ["$LATEST"]
+    lam.delete_function(FunctionName="cfg")
+    with pytest.raises(ClientError) as deleted:
+        lam.list_versions_by_function(FunctionName="cfg")
+    assert deleted.value.response["Error"]["Code"] == "ResourceNotFoundException"
