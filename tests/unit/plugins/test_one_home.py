@@ -221,6 +221,36 @@ def test_a_playbook_sets_no_variable_that_a_pipeline_field_gives(playbook):
     assert not set_here & mapped, sorted(set_here & mapped)
 
 
+# The AWS settings every module of the playbooks takes (endpoint, region, credentials, retries): one dict in the
+# mapping, given to both action groups. group/aws alone would not reach this collection's modules, which are in
+# streamops.dynamodb_lambda.aws (meta/runtime.yml extends amazon.aws.aws with them).
+AWS_DEFAULTS = {"group/aws": "{{ __streamops_aws }}", "group/streamops.dynamodb_lambda.aws": "{{ __streamops_aws }}"}
+
+
+def plays_that_run_modules():
+    """(playbook, play name) of every play of playbooks/ that runs a module which calls AWS."""
+    modules = [p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")]
+    found = []
+    for path in sorted((ROOT / "playbooks").glob("*.yml")):
+        for play in load("playbooks/" + path.name):
+            text = yaml.safe_dump([play.get(key, []) for key in ("roles", "pre_tasks", "tasks", "post_tasks")])
+            # Every role but pipelines (which checks the list and adds hosts) runs modules.
+            roles = set(re.findall(r"streamops\.dynamodb_lambda\.(\w+)", text)) & set(ROLES) - {"pipelines"}
+            if roles or any(f"streamops.dynamodb_lambda.{m}:" in text for m in modules):
+                found.append((path.name, play))
+    return found
+
+
+def test_every_play_that_runs_modules_gives_them_the_one_aws_settings():
+    plays = plays_that_run_modules()
+    # setup.yml's pipeline and verify plays, teardown.yml's, verify.yml's.
+    assert sorted(name for name, _ in plays) == ["setup.yml", "setup.yml", "teardown.yml", "verify.yml"], \
+        [(name, play.get("name")) for name, play in plays]
+    for name, play in plays:
+        assert play.get("module_defaults") == AWS_DEFAULTS, (name, play.get("name"))
+    assert "__streamops_aws" in json.loads((ROOT / "playbooks" / "vars" / "pipeline_roles.json").read_text())
+
+
 @pytest.mark.parametrize("role, variable, spec, option", [
     ("table_stream", "table_stream_wait", dynamodb_stream.ARGUMENT_SPEC, "wait"),
     ("stream_trigger", "stream_trigger_wait_for_source", stream_trigger.ARGUMENT_SPEC, "wait_for_source"),
