@@ -228,7 +228,7 @@ AWS_DEFAULTS = {"group/aws": "{{ __streamops_aws }}", "group/streamops.dynamodb_
 
 
 def plays_that_run_modules():
-    """(playbook, play name) of every play of playbooks/ that runs a module which calls AWS."""
+    """(playbook file name, play) of every play of playbooks/ that runs a module which calls AWS."""
     modules = [p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")]
     found = []
     for path in sorted((ROOT / "playbooks").glob("*.yml")):
