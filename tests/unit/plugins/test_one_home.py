@@ -244,7 +244,7 @@ def plays_that_run_modules():
 def test_every_play_that_runs_modules_gives_them_the_one_aws_settings():
     plays = plays_that_run_modules()
     # setup.yml's pipeline and verify plays, teardown.yml's, verify.yml's.
-    assert sorted(name for name, _ in plays) == ["setup.yml", "setup.yml", "teardown.yml", "verify.yml"], \
+    assert sorted(entry[0] for entry in plays) == ["setup.yml", "setup.yml", "teardown.yml", "verify.yml"], \
         [(name, play.get("name")) for name, play in plays]
     for name, play in plays:
         assert play.get("module_defaults") == AWS_DEFAULTS, (name, play.get("name"))
