@@ -21,12 +21,12 @@ Layers (Arn + CodeSize), the other reservations and aliases already match (tests
 from __future__ import annotations
 
 import copy
-import urllib.parse
 from typing import Any
 
 from werkzeug.wrappers import Response
 
 from .app import AwsRequest, SandboxApp, aws_error, json_response
+from .event_source_mappings import ApiError, resolve_function
 
 DEFAULT_LEVEL = "INFO"
 LEVELS_NEED_JSON = ('LogLevel is not supported when LogFormat is set to "Text". Remove LogLevel from your request '
@@ -187,15 +187,12 @@ def _list_layer_versions_by_arn(req: AwsRequest) -> Response | None:
 
 def _list_versions_of_unknown_function(req: AwsRequest) -> Response | None:
     """ListVersionsByFunction of a function that does not exist: AWS answers ResourceNotFoundException, moto an
-    empty list (https://docs.aws.amazon.com/lambda/latest/api/API_ListVersionsByFunction.html, Errors)."""
-    from moto.awslambda.models import lambda_backends
-
-    name = urllib.parse.unquote(req.path_params.get("FunctionName", ""))
+    empty list (https://docs.aws.amazon.com/lambda/latest/api/API_ListVersionsByFunction.html, Errors). The name,
+    ARN or partial ARN is resolved as for an event source mapping's FunctionName, with the same error."""
     try:
-        lambda_backends[req.account_id][req.region].get_function(name)
-    except Exception:  # noqa: BLE001 - moto raises its own RESTError subclasses for an unknown name
-        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{req.region}:{req.account_id}:function:{name}"
-        return aws_error(req, "ResourceNotFoundException", f"Function not found: {arn}", 404)
+        resolve_function(req.account_id, req.region, req.path_params.get("FunctionName", ""))
+    except ApiError as exc:
+        return aws_error(req, exc.code, exc.message, exc.status)
     return None
 
 

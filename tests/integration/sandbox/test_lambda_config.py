@@ -233,3 +233,8 @@ def test_list_versions_of_an_unknown_function_is_resource_not_found(aws, create)
     with pytest.raises(ClientError) as deleted:
         lam.list_versions_by_function(FunctionName="cfg")
     assert deleted.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # A partial ARN names the same function, in the message as a whole ARN.
+    with pytest.raises(ClientError) as partial:
+        lam.list_versions_by_function(FunctionName="123456789012:function:cfg")
+    assert partial.value.response["Error"]["Message"] == \
+        "Function not found: arn:aws:lambda:us-east-1:123456789012:function:cfg"
