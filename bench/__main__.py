@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from . import floor, invoke, package, report
-from .runner import BENCH, OUTPUT, ROOT, Sample, measure, run_playbook
+from .runner import BENCH, OUTPUT, ROOT, PlaybookFailed, Sample, measure, measure_task_floor, run_playbook
 from .sandbox_proc import REGION, SandboxProcess
 
 WALKTHROUGH = {"name": "users_post", "table_name": "users_post", "function_name": "Lambda_demo_DynamoDB_stream"}
@@ -241,7 +241,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", help="comma-separated pipeline counts for ours (default 1,10,50)")
     parser.add_argument("--scale-teardown", action="store_true",
                         help="also time teardown.yml at scale under zero (always under aws, where it is a target)")
-    parser.add_argument("--only", default="floor,peer,ours,scale,invoke,package", help="parts to run (default: all)")
+    parser.add_argument("--only", default="taskfloor,floor,peer,ours,scale,invoke,package",
+                        help="parts to run (default: all)")
     parser.add_argument("--invoke-reps", type=int, default=3,
                         help="cold starts measured by the invoke part (each followed by 5 warm calls)")
     parser.add_argument("--commit", default="HEAD",
@@ -314,6 +315,14 @@ def main(argv: list[str] | None = None) -> int:
                 {"meta": meta, "samples": bench.samples, "latency": bench.latency}, indent=1), encoding="utf-8")
             return summaries
 
+        if "taskfloor" in args.only:
+            # No AWS call: measured once, first, while the sandbox is idle.
+            print("task floor (bench/task_floor.yml: Ansible's own CPU for one task of one host)", flush=True)
+            try:
+                meta["task_floor"] = measure_task_floor(root)
+            except PlaybookFailed as exc:
+                meta["task_floor"] = {"error": str(exc)}
+            write(partial=True)
         for name in args.profile:
             meta["knobs"][name] = bench.use_profile(name)
             if "floor" in args.only:
@@ -343,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
           f"in {meta['elapsed']:.0f} s\n", flush=True)
     for name, summary in summaries.items():
-        for v in report.targets(summary, dict(bench.latency) if name == "zero" else {}, name):
+        for v in report.targets(summary, dict(bench.latency) if name == "zero" else {}, name,
+                                report.task_floor_ms(meta)):
             print(f"  {v.status:<13} {name:<5} {v.name}: {v.measured}")
     return 0
 

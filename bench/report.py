@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import re
 import statistics
 from collections import defaultdict
@@ -139,10 +140,15 @@ def _have(summary: dict[str, Stat], *keys: str) -> bool:
     return all(k in summary and summary[k].runs > 0 for k in keys)
 
 
-def targets(summary: dict[str, Stat], latency: dict[str, list[float]], profile: str = "zero") -> list[Verdict]:
-    """The targets of one latency profile's runs; each Verdict names its profile."""
+def targets(summary: dict[str, Stat], latency: dict[str, list[float]], profile: str = "zero",
+            task_floor: float | None = None) -> list[Verdict]:
+    """The targets of one latency profile's runs; each Verdict names its profile.
+
+    task_floor: Ansible's own CPU for one task of one host on this machine, in ms (bench/task_floor.yml), which
+    the CPU target's figure is also given in.
+    """
     out = _targets_zero(summary, latency) if profile == "zero" else _targets_aws(summary)
-    out.append(_cpu_target(summary))
+    out.append(_cpu_target(summary, task_floor))
     for v in out:
         v.profile = profile
     return out
@@ -169,7 +175,12 @@ def _scale_target(summary: dict[str, Stat], what: str, times: float) -> Verdict:
                    "met" if fifty <= times * single else "missed")
 
 
-def _cpu_target(summary: dict[str, Stat]) -> Verdict:
+def task_floor_ms(meta: dict[str, Any]) -> float | None:
+    """The task floor the run measured (ms of CPU for one task of one host), or None."""
+    return (meta.get("task_floor") or {}).get("ms_per_task")
+
+
+def _cpu_target(summary: dict[str, Stat], task_floor: float | None = None) -> Verdict:
     """Controller CPU per pipeline, from the largest setup run of ours that recorded it."""
     goal = f"controller CPU (user+sys of the ansible-playbook tree) / pipelines <= {CPU_PER_PIPELINE:g} s"
     runs = sorted((pipelines(k), k) for k, st in summary.items()
@@ -178,9 +189,10 @@ def _cpu_target(summary: dict[str, Stat]) -> Verdict:
         return Verdict("controller CPU per pipeline", goal, "not measured", "not measured")
     n, key = runs[-1]
     per = summary[key].cpu / n
-    return Verdict("controller CPU per pipeline", goal,
-                   f"{summary[key].cpu:.1f} s for {n} pipeline{'s' if n > 1 else ''} = {per:.2f} s each",
-                   "met" if per <= CPU_PER_PIPELINE else "missed")
+    measured = f"{summary[key].cpu:.1f} s for {n} pipeline{'s' if n > 1 else ''} = {per:.2f} s each"
+    if task_floor:
+        measured += f" ({per * 1000 / task_floor:.0f}x the task floor of {task_floor:.0f} ms)"
+    return Verdict("controller CPU per pipeline", goal, measured, "met" if per <= CPU_PER_PIPELINE else "missed")
 
 
 def _targets_aws(summary: dict[str, Stat]) -> list[Verdict]:
@@ -372,6 +384,16 @@ def _load(values: Any) -> str:
     return "/".join(f"{v:.1f}" for v in values) if values else "?"
 
 
+def _task_floor_line(floor: dict[str, Any]) -> str:
+    what = ("task floor (Ansible's own controller CPU for one task of one host on this machine, "
+            "`bench/task_floor.yml`)")
+    if "ms_per_task" not in floor:
+        return f"- {what}: FAILED: {floor.get('error', '?')}"
+    return (f"- {what}: {floor['ms_per_task']:.1f} ms ({floor['cpu']:.1f} s for {floor['tasks']} set_fact tasks on "
+            f"{floor['hosts']} local hosts); the controller CPU per pipeline is also given in these units, which "
+            "follow the machine's speed")
+
+
 def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency: dict[str, list[float]],
            profiles: dict[str, list[dict[str, Any]]], slow: dict[str, list[dict[str, Any]]],
            calls: dict[str, dict[str, dict[str, int]]], attempts: list[str] | tuple[str, ...] = (),
@@ -398,6 +420,7 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
         f"scale runs once; floor {meta.get('floor_reps', '?')}x under `zero`, {meta.get('aws_floor_reps', '?')}x "
         "under `aws`",
         f"- ansible forks: {meta.get('forks', '?')}; peer IAM pause: {meta.get('iam_pause', '?')} s",
+        *([_task_floor_line(meta["task_floor"])] if meta.get("task_floor") else []),
         f"- total benchmark time: {meta.get('elapsed', 0):.0f} s; load average (1/5/15 min) before "
         f"{_load(meta.get('load_before'))}, after {_load(meta.get('load_after'))} — wall times are only comparable "
         "within one run, on a machine doing nothing else; ratios are what count",
@@ -407,7 +430,8 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
         "| profile | target | goal | measured | verdict |",
         "|---|---|---|---|---|",
     ]
-    verdicts = [v for n in names for v in targets(summaries[n], latency if n == "zero" else {}, n)]
+    verdicts = [v for n in names
+                for v in targets(summaries[n], latency if n == "zero" else {}, n, task_floor_ms(meta))]
     for v in verdicts:
         lines.append(f"| `{v.profile}` | {v.name} | {v.target} | {v.measured} | **{v.status}** |")
     missed = [v for v in verdicts if v.status == "missed"]
@@ -480,8 +504,9 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
     if failures:
         lines += ["", "## Failed runs", ""]
         for n, key, errs in failures:
-            for err in errs:
-                lines.append(f"- `{n}` {key}: {err}")
+            # The repetitions of a run fail alike, as a rule: each message once, with how many runs printed it.
+            for err, count in collections.Counter(errs).items():
+                lines.append(f"- `{n}` {key}" + (f" ({count} runs)" if count > 1 else "") + f": {err}")
     if any(calls.get(n) for n in names):
         lines += ["", "## API calls per run (first run of each)", ""]
         for n in names:

@@ -142,12 +142,62 @@ def kill_tree(pid: int) -> None:
             pass
 
 
+# The quotes YAML puts around a message that needs them.
+QUOTES = "'\""
+
+
 def _last_failure(stdout: str) -> str:
-    lines = [ln for ln in stdout.splitlines() if "FAILED" in ln or "fatal:" in ln or "ERROR" in ln]
-    return (lines[-1] if lines else stdout.strip().splitlines()[-1] if stdout.strip() else "")[:300]
+    """The last failure ansible-playbook printed, with its message.
+
+    With the YAML result format (ansible.cfg) a failure is a `fatal: [host]: FAILED! =>` line followed by the
+    result's keys, one per indented line: the message is the `msg:` key below it, folded over as many lines as it
+    needs, up to the next key or the end of the indented block.
+    """
+    lines = stdout.splitlines()
+    found = [i for i, ln in enumerate(lines) if "FAILED" in ln or "fatal:" in ln or "ERROR" in ln]
+    if not found:
+        return (lines[-1] if stdout.strip() else "")[:300]
+    head = lines[found[-1]].strip()
+    msg: list[str] = []
+    for ln in lines[found[-1] + 1:]:
+        if not ln.startswith("  ") or not ln.strip():
+            break
+        text = ln.strip()
+        if msg and ln.startswith("        "):
+            msg.append(text)  # the message folded onto the next line
+        elif msg:
+            break
+        elif text.startswith("msg:"):
+            msg.append(text[len("msg:"):].strip().lstrip(QUOTES))
+    if msg:
+        head = f"{head} {' '.join(msg).rstrip(QUOTES)}"
+    return head[:400]
 
 
 def read_timeline(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def measure_task_floor(root: Path = ROOT, hosts: int = 50) -> dict[str, Any]:
+    """Ansible's own controller CPU for one task of one host on this machine: bench/task_floor.yml on *hosts* hosts.
+
+    The playbook's second play runs trivial set_fact tasks on in-memory local hosts, as the pipeline hosts are;
+    its controller CPU (ansible-playbook's start and the play adding the hosts included) divided by the tasks it
+    runs is what any task of any host costs here at least. It needs no sandbox. The figure moves with the machine
+    (a core twice as slow doubles it), so the report gives the CPU per pipeline in these units too.
+    """
+    import yaml  # pylint: disable=import-outside-toplevel  # ansible's own dependency, in every venv that runs it
+
+    playbook = root / "bench" / "task_floor.yml"
+    plays = yaml.safe_load(playbook.read_text(encoding="utf-8"))
+    tasks = len(plays[-1]["tasks"]) * hosts
+    cmd = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook), "-e", f"N={hosts}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(cmd, cwd=root, env=ansible_env(None, root), capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise PlaybookFailed(f"{playbook.name} exited {proc.returncode}: {_last_failure(proc.stdout)}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"cpu": cpu, "tasks": tasks, "hosts": hosts, "ms_per_task": cpu / tasks * 1000}

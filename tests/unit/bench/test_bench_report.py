@@ -162,6 +162,25 @@ def test_controller_cpu_is_per_pipeline_of_the_largest_setup_run(cpu, status):
     assert v.status == status and "for 50 pipelines" in v.measured
 
 
+def test_controller_cpu_is_also_given_in_task_floors_and_the_verdict_stays_on_seconds():
+    summary = report.summarise({"ours setup x50": [run(9.0, cpu=30.0)]})
+    v = {x.name: x for x in report.targets(summary, {}, "aws", task_floor=20.0)}["controller CPU per pipeline"]
+    assert v.measured == "30.0 s for 50 pipelines = 0.60 s each (30x the task floor of 20 ms)"
+    assert v.status == "missed"
+    assert "task floor" not in verdicts(summary)["controller CPU per pipeline"].measured
+
+
+def test_render_names_the_task_floor_the_run_measured():
+    summary = report.summarise({"ours setup x50": [run(9.0, cpu=30.0)]})
+    floor = {"cpu": 34.0, "tasks": 1000, "hosts": 50, "ms_per_task": 34.0}
+    text = report.render({"task_floor": floor}, {"zero": summary}, {}, {}, {}, {})
+    assert "34.0 ms (34.0 s for 1000 set_fact tasks on 50 local hosts)" in text
+    assert "= 0.60 s each (18x the task floor of 34 ms)" in text
+    failed = report.render({"task_floor": {"error": "task_floor.yml exited 2"}}, {"zero": summary}, {}, {}, {}, {})
+    assert "FAILED: task_floor.yml exited 2" in failed and "x the task floor" not in failed
+    assert "task floor" not in report.render({}, {"zero": summary}, {}, {}, {}, {})
+
+
 def test_controller_cpu_is_not_measured_without_cpu_figures():
     assert verdicts(report.summarise({"ours setup x50": [run(9.0)]}))["controller CPU per pipeline"].status == \
         "not measured"
@@ -227,3 +246,13 @@ def test_a_missed_target_shows_its_note_or_says_that_it_has_none():
            "it bought" in noted
     bare = report.render({}, {"aws": summary}, {}, {}, {}, {}, [])
     assert 'Note: _none yet: add one to bench/README.md, "Notes on missed targets"._' in bare
+
+
+def test_render_lists_each_failure_message_once_with_its_count():
+    summary = report.summarise({"peer rerun": [run(1.0, ok=False, error="in use"), run(1.0, ok=False, error="in use")],
+                                "peer teardown": [run(1.0, ok=False, error="a"), run(1.0, ok=False, error="b")]})
+    text = report.render({}, {"aws": summary}, {}, {}, {}, {})
+    failed = text.split("## Failed runs", 1)[1].split("\n## ", 1)[0]
+    assert "- `aws` peer rerun (2 runs): in use" in failed
+    assert "- `aws` peer teardown: a" in failed and "- `aws` peer teardown: b" in failed
+    assert failed.count("in use") == 1
