@@ -39,6 +39,7 @@ import inspect
 import io
 import json
 import os
+import pkgutil
 import signal
 import sys
 import tempfile
@@ -177,6 +178,66 @@ def share_botocore_builtin_handlers(session_class, emitter_class, aliaser_class)
     session_class._streamops_shared_handlers = True  # pylint: disable=protected-access
 
 
+# The module files compiled in this process: file name -> ((size, mtime_ns), code object).
+_PRECOMPILED = {}
+
+
+def _file_stamp(filename):
+    st = os.stat(filename)
+    return st.st_size, st.st_mtime_ns
+
+
+def precompile_modules(loader_class, paths):
+    """Compile the module files under *paths* once, in this process, and have loader_class.get_code hand them out.
+
+    A module runs as __main__ (runpy, as AnsiballZ runs it) from code that ansible-core's collection loader
+    compiles from source every time: it writes and reads no bytecode cache, and keeps what it compiled only in the
+    loader of that one import. So every worker compiled its task's module file again, documentation included
+    (5-13 ms of CPU for one of this collection's in a warmed process, more in a worker, whose first touch of each
+    inherited page copies it). Compiled here, before the workers fork, the code is in every worker. get_code
+    returns it for the same file while the file has the size and modification time it had when compiled; any other
+    file, or a changed one, is compiled by the loader as before.
+    """
+    if not loader_class.__dict__.get("_streamops_precompiled", False):
+        original = loader_class.get_code
+
+        def get_code(self, fullname):
+            try:
+                filename = self.get_filename(fullname)
+                stamp, code = _PRECOMPILED[filename]
+                if _file_stamp(filename) == stamp:
+                    return code
+            except (KeyError, OSError, TypeError, ValueError, ImportError):
+                pass
+            return original(self, fullname)
+
+        loader_class.get_code = get_code
+        loader_class._streamops_precompiled = True  # pylint: disable=protected-access
+    for path in paths:
+        for name in sorted(os.listdir(path)):
+            filename = os.path.join(path, name)
+            if not name.endswith(".py") or name == "__init__.py" or not os.path.isfile(filename):
+                continue
+            stamp = _file_stamp(filename)
+            with open(filename, "rb") as source:
+                # As the collection loader compiles (ansible/utils/collection_loader/_collection_finder.py).
+                code = compile(source=source.read(), filename=filename, mode="exec", flags=0, dont_inherit=True)
+            _PRECOMPILED[filename] = (stamp, code)
+
+
+def import_module_utils(package):
+    """Import every module of *package* (this collection's module_utils) in this process, for the forks.
+
+    The modules import them at the top; imported here, before the workers fork, they are in every worker's
+    sys.modules instead of being found and compiled from source (see precompile_modules) by each worker again.
+    """
+    for info in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+# This collection's plugins package (ansible_collections.<namespace>.<name>.plugins), wherever it is installed.
+PLUGINS_PACKAGE = __name__.rsplit(".", 2)[0]
+
 # A filter of this collection: asking the loader for one imports the collection's filter files together.
 COLLECTION_FILTER = "streamops.dynamodb_lambda.arn_parts"
 
@@ -197,10 +258,11 @@ def warm_template_plugins(filter_loader, test_loader):
 def _warm_up():
     """Import what every task needs and load the services' models, once, before the workers fork.
 
-    The template plugins always (every worker renders templates); boto3, the module_utils and the services' models
-    when modules run in a fork. Then freeze what the process holds (gc.freeze, after a collection): the workers
-    ansible forks from this process and the module forks of those would otherwise have the garbage collector walk,
-    and so copy on write, the whole inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s
+    The template plugins always (every worker renders templates); boto3, amazon.aws's and this collection's
+    module_utils, this collection's module files compiled, and the services' models when modules run in a fork.
+    Then freeze what the process holds (gc.freeze, after a collection): the workers ansible forks from this process
+    and the module forks of those would otherwise have the garbage collector walk, and so copy on write, the whole
+    inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s
     -> 18.0/18.9 s, wall 13.5/13.7 s -> 11.9/12.3 s. What is frozen is never collected: a bounded cost, paid once
     per playbook run.
     """
@@ -231,6 +293,11 @@ def _warm_up():
                                         aws_secret_access_key="warm-up")  # no call is made: clients only
         for service in WARM_SERVICES:
             session.client(service)
+        from ansible.utils.collection_loader import _collection_finder  # pylint: disable=import-outside-toplevel
+
+        import_module_utils(importlib.import_module(f"{PLUGINS_PACKAGE}.module_utils"))
+        precompile_modules(_collection_finder._AnsibleCollectionPkgLoaderBase,  # pylint: disable=protected-access
+                           importlib.import_module(f"{PLUGINS_PACKAGE}.modules").__path__)
     except Exception:  # pylint: disable=broad-exception-caught
         # Only speed depends on this; a missing library is reported by the module run itself.
         pass

@@ -351,3 +351,72 @@ def test_a_session_given_its_own_event_hooks_keeps_them():
     session = botocore.session.Session(event_hooks=hooks)
     assert session._original_handler is hooks  # pylint: disable=protected-access
     assert _a_handler in list(hooks._handlers.prefix_search("before-call.lambda.GetFunction"))  # pylint: disable=protected-access
+
+
+def _precompiling_loader(tmp_path):
+    """A loader class like the collection loader's (get_filename, get_code), over module files in tmp_path."""
+    from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.in_process import precompile_modules
+
+    compiled = []
+
+    class Loader:
+        def __init__(self, filename):
+            self.filename = filename
+
+        def get_filename(self, fullname):
+            return self.filename
+
+        def get_code(self, fullname):
+            compiled.append(self.filename)
+            with open(self.filename, "rb") as f:
+                return compile(f.read(), self.filename, "exec", dont_inherit=True)
+
+    (tmp_path / "one.py").write_text("X = 1\n")
+    (tmp_path / "__init__.py").write_text("")
+    (tmp_path / "notes.txt").write_text("not python")
+    precompile_modules(Loader, [str(tmp_path)])
+    return Loader, compiled
+
+
+def test_a_module_file_compiled_before_the_fork_is_not_compiled_again(tmp_path):
+    Loader, compiled = _precompiling_loader(tmp_path)
+    first, second = Loader(str(tmp_path / "one.py")), Loader(str(tmp_path / "one.py"))
+    code = first.get_code("x.one")
+    assert second.get_code("x.one") is code and compiled == []
+    scope = {}
+    exec(code, scope)  # pylint: disable=exec-used
+    assert scope["X"] == 1
+
+
+def test_a_changed_or_unknown_file_is_compiled_by_the_loader_as_before(tmp_path):
+    import os
+
+    Loader, compiled = _precompiling_loader(tmp_path)
+    other = tmp_path / "two.py"
+    other.write_text("Y = 2\n")
+    Loader(str(other)).get_code("x.two")
+    Loader(str(tmp_path / "__init__.py")).get_code("x")
+    assert compiled == [str(other), str(tmp_path / "__init__.py")]
+
+    one = tmp_path / "one.py"
+    one.write_text("X = 2\n")  # the same size, another modification time
+    stat = one.stat()
+    os.utime(one, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    scope = {}
+    exec(Loader(str(one)).get_code("x.one"), scope)  # pylint: disable=exec-used
+    assert scope["X"] == 2 and compiled[-1] == str(one)
+
+
+@needs_seam
+def test_the_collection_loader_hands_out_the_modules_compiled_when_the_plugin_loaded():
+    import importlib.util
+
+    from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils import in_process
+
+    # The plugin's warm-up (at import, as in the main ansible process) compiled this collection's modules and
+    # imported its module_utils; the collection loader of a module run (runpy's find_spec) finds the code.
+    name = f"{in_process.PLUGINS_PACKAGE}.modules.stream_trigger"
+    spec = importlib.util.find_spec(name)
+    code = spec.loader.get_code(name)
+    assert code is in_process._PRECOMPILED[spec.loader.get_filename(name)][1]  # pylint: disable=protected-access
+    assert f"{in_process.PLUGINS_PACKAGE}.module_utils.event_source_mapping" in sys.modules
