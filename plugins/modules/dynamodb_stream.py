@@ -557,7 +557,8 @@ def main():
         module.fail_json(msg="; ".join(errors))
 
     client = module.client("dynamodb", retry_decorator=aws_retry())
-    streams_client = module.client("dynamodbstreams", retry_decorator=aws_retry())
+    # DynamoDB Streams is read only to wait for a stream (each client costs a boto3 session of its own).
+    streams_client = module.client("dynamodbstreams", retry_decorator=aws_retry()) if module.params["wait"] else None
     try:
         result = ensure(module, client, streams_client, module.params)
     except WaitTimeout as exc:

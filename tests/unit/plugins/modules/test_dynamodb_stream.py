@@ -252,3 +252,22 @@ def test_missing_table_without_create_table_fails_before_any_write():
         dynamodb_stream.ensure(FakeModule(), client, FakeStreams(), params(create_table=None))
     assert failed.value.args[0]["reason"] == "table_missing" and "create_table" in failed.value.args[0]["msg"]
     assert client.calls == ["DescribeTable"]
+
+
+@pytest.mark.parametrize("wait, services", [(False, ["dynamodb"]), (True, ["dynamodb", "dynamodbstreams"])])
+def test_the_streams_client_is_built_only_to_wait(monkeypatch, wait, services):
+    import contextlib
+    import io
+
+    from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+    from ansible_collections.streamops.dynamodb_lambda.tests.compat import patch_module_args
+
+    built, passed = [], []
+    monkeypatch.setattr(AnsibleAWSModule, "client", lambda self, service, **_kw: built.append(service) or service)
+    monkeypatch.setattr(dynamodb_stream, "ensure",
+                        lambda module, client, streams, params: passed.append((client, streams)) or {"changed": False})
+    with patch_module_args({"region": "us-east-1", "table_name": "users_post", "wait": wait}):
+        with contextlib.redirect_stdout(io.StringIO()), pytest.raises(SystemExit):
+            dynamodb_stream.main()
+    assert built == services
+    assert passed == [("dynamodb", "dynamodbstreams" if wait else None)]
