@@ -207,8 +207,8 @@ def precompile_modules(loader_class, paths):
                 stamp, code = _PRECOMPILED[filename]
                 if _file_stamp(filename) == stamp:
                     return code
-            except (KeyError, OSError, TypeError, ValueError, ImportError):
-                pass
+            except Exception:  # pylint: disable=broad-exception-caught
+                pass  # not compiled here, gone or unreadable: the loader does as it always did (and says why)
             return original(self, fullname)
 
         loader_class.get_code = get_code
