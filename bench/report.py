@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import collections
 import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -505,7 +504,7 @@ def render(meta: dict[str, Any], summaries: dict[str, dict[str, Stat]], latency:
         lines += ["", "## Failed runs", ""]
         for n, key, errs in failures:
             # The repetitions of a run fail alike, as a rule: each message once, with how many runs printed it.
-            for err, count in collections.Counter(errs).items():
+            for err, count in Counter(errs).items():
                 lines.append(f"- `{n}` {key}" + (f" ({count} runs)" if count > 1 else "") + f": {err}")
     if any(calls.get(n) for n in names):
         lines += ["", "## API calls per run (first run of each)", ""]

@@ -80,6 +80,12 @@ def ansible_env(timeline: Path | None = None, root: Path = ROOT) -> dict[str, st
     return env
 
 
+def children_cpu() -> float:
+    """user+sys seconds of this process's children that have ended and been waited for (RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars: dict[str, Any],
                  *args: str, root: Path = ROOT, timeout: float = 900) -> Sample:
     """ansible-playbook from *root* (the checkout, or a snapshot of a commit) with its ansible.cfg."""
@@ -95,7 +101,7 @@ def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars:
         # Controller CPU: user+sys of ansible-playbook and every process below it (its workers and the module
         # forks), which the kernel adds to our children's usage as each is waited for. Nothing else of ours ends
         # in between: the sandbox runs until the benchmark is over.
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before = children_cpu()
         proc = subprocess.Popen(cmd, cwd=root, env=ansible_env(timeline, root), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
@@ -104,8 +110,7 @@ def run_playbook(sandbox: SandboxProcess, name: str, playbook: Path, extra_vars:
             kill_tree(proc.pid)
             proc.communicate()
             raise
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu["cpu"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        cpu["cpu"] = children_cpu() - before
         log.write_text(f"$ {' '.join(cmd)}\n{stdout}\n--- stderr ---\n{stderr}", encoding="utf-8")
         if proc.returncode != 0:
             raise PlaybookFailed(f"{playbook.name} exited {proc.returncode}; see {log.relative_to(ROOT)}: "
@@ -194,10 +199,9 @@ def measure_task_floor(root: Path = ROOT, hosts: int = 50) -> dict[str, Any]:
     plays = yaml.safe_load(playbook.read_text(encoding="utf-8"))
     tasks = len(plays[-1]["tasks"]) * hosts
     cmd = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook), "-e", f"N={hosts}"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu()
     proc = subprocess.run(cmd, cwd=root, env=ansible_env(None, root), capture_output=True, text=True, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = children_cpu() - before
     if proc.returncode != 0:
         raise PlaybookFailed(f"{playbook.name} exited {proc.returncode}: {_last_failure(proc.stdout)}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"cpu": cpu, "tasks": tasks, "hosts": hosts, "ms_per_task": cpu / tasks * 1000}
