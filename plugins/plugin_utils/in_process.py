@@ -50,6 +50,8 @@ from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.vars.clean import remove_internal_keys
 
+from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils import template_cache
+
 ENV_SWITCH = "STREAMOPS_IN_PROCESS"
 VAR_SWITCH = "streamops_in_process"
 # A task variable of the roles' module tasks: the message a failure is reported with, in the caller's words.
@@ -259,7 +261,7 @@ def warm_template_plugins(filter_loader, test_loader):
 def _warm_up():
     """Import what every task needs and load the services' models, once, before the workers fork.
 
-    The template plugins always (every worker renders templates); boto3, amazon.aws's and this collection's
+    The template code cache and the template plugins always (every worker renders templates); boto3, amazon.aws's and this collection's
     module_utils, this collection's module files compiled, and the services' models when modules run in a fork.
     Then freeze what the process holds (gc.freeze, after a collection): the workers ansible forks from this process
     and the module forks of those would otherwise have the garbage collector walk, and so copy on write, the whole
@@ -267,6 +269,10 @@ def _warm_up():
     -> 18.0/18.9 s, wall 13.5/13.7 s -> 11.9/12.3 s. What is frozen is never collected: a bounded cost, paid once
     per playbook run.
     """
+    try:
+        template_cache.install()
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass  # only speed depends on it: every template compiles as it does without it
     try:
         from ansible.plugins.loader import filter_loader, test_loader  # pylint: disable=import-outside-toplevel
 
