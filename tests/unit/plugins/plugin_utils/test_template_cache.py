@@ -172,3 +172,19 @@ def test_a_rendered_template_gives_the_same_result_from_the_cache(tmp_path, monk
     assert engine.template(source) == "USERS_POST-1,2"
     assert len(env_class.compiled) == 1
     assert len(cache.memory) == 1
+
+
+def test_install_wraps_ansible_cores_environment_once_in_the_runs_temporary_directory(monkeypatch):
+    from ansible import constants as C
+
+    monkeypatch.delenv(template_cache.ENV_SWITCH, raising=False)
+    cache = template_cache.install()
+    assert cache is not None
+    assert jinja_bits.AnsibleEnvironment.__dict__["_streamops_template_cache"] is cache
+    assert os.path.dirname(cache.directory) == C.DEFAULT_LOCAL_TMP
+    assert template_cache.install() is cache  # a second install changes nothing
+
+
+def test_install_does_nothing_when_switched_off(monkeypatch):
+    monkeypatch.setenv(template_cache.ENV_SWITCH, "0")
+    assert template_cache.install() is None
