@@ -261,8 +261,9 @@ def warm_template_plugins(filter_loader, test_loader):
 def _warm_up():
     """Import what every task needs and load the services' models, once, before the workers fork.
 
-    The template code cache and the template plugins always (every worker renders templates); boto3, amazon.aws's and this collection's
-    module_utils, this collection's module files compiled, and the services' models when modules run in a fork.
+    The template code cache and the template plugins always (every worker renders templates); boto3, amazon.aws's
+    and this collection's module_utils, this collection's module files compiled, and the services' models when
+    modules run in a fork.
     Then freeze what the process holds (gc.freeze, after a collection): the workers ansible forks from this process
     and the module forks of those would otherwise have the garbage collector walk, and so copy on write, the whole
     inherited heap. Measured on setup.yml for 10 pipelines: ansible CPU 20.6/21.3 s

@@ -129,7 +129,8 @@ def wrap_compile(environment_class, cache):
         return
     original = environment_class.compile
 
-    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):  # pylint: disable=redefined-builtin
+    # pylint: disable-next=redefined-builtin
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
         key = None
         if (isinstance(source, str) and not raw and name is None and filename is None and not defer_init
                 and not getattr(self, "_debuggable_template_source", False) and cache.ours(source)):

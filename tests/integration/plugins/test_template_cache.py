@@ -2,8 +2,9 @@
 
 setup.yml (check mode, two pipelines, one fork so that the workers run one after another) runs twice, with a
 `sitecustomize` that records, in every process, each compile that reaches Jinja of a template read from the
-roles' files (all but the pipelines role, which runs before the cache is installed). With the cache, each such template reaches Jinja in one process only; with STREAMOPS_TEMPLATE_CACHE=0
-the module tasks' arguments are compiled again by the second pipeline's workers. Both runs say the same.
+roles' files (all but the pipelines role, which runs before the cache is installed). With the cache, each such
+template reaches Jinja in one process only; with STREAMOPS_TEMPLATE_CACHE=0 the module tasks' arguments are
+compiled again by the second pipeline's workers. Both runs say the same.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def compile(self, source, name=None, filename=None, raw=False, defer_init=False)
         real = os.path.realpath(path) if path else ""
         if real.startswith(_roles + os.sep) and not real.startswith(_before):
             with open(os.environ["TCACHE_LOG"], "a", encoding="utf-8") as log:
-                log.write(f"{os.getpid()} {hashlib.sha256(str(source).encode()).hexdigest()} {path}:{str(source)[:60]!r}\\n")
+                digest = hashlib.sha256(str(source).encode()).hexdigest()
+                log.write(f"{os.getpid()} {digest} {real}\\n")  # the file, to read a failure by
     return _original(self, source, name, filename, raw, defer_init)
 
 
