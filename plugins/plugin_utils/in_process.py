@@ -44,13 +44,13 @@ import signal
 import sys
 import tempfile
 
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.unsafe_proxy import wrap_var
 from ansible.vars.clean import remove_internal_keys
 
 from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils import template_cache
+from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.switches import is_off
 
 ENV_SWITCH = "STREAMOPS_IN_PROCESS"
 VAR_SWITCH = "streamops_in_process"
@@ -317,7 +317,7 @@ display = Display()
 
 
 def _switched_off():
-    return os.environ.get(ENV_SWITCH) is not None and not boolean(os.environ[ENV_SWITCH], strict=False)
+    return is_off(os.environ.get(ENV_SWITCH))
 
 
 SEAM, SEAM_MISSING = probe_seam()
@@ -337,9 +337,9 @@ def seam_missing_warning():
 def fallback_reason(*, switch_env, switch_var, connection, become, environment, async_val, interpreter,
                     controller_python, seam_missing=None):
     """Why this task must run as a normal module, or None when it can run in a fork of the controller."""
-    if switch_env is not None and not boolean(switch_env, strict=False):
+    if is_off(switch_env):
         return f"{ENV_SWITCH}={switch_env}"
-    if switch_var is not None and not boolean(switch_var, strict=False):
+    if is_off(switch_var):
         return f"{VAR_SWITCH} is false"
     if connection not in LOCAL_CONNECTIONS:
         return f"connection {connection} is not local"

@@ -31,7 +31,7 @@ import marshal
 import os
 import tempfile
 
-from ansible.module_utils.parsing.convert_bool import boolean
+from ansible_collections.streamops.dynamodb_lambda.plugins.plugin_utils.switches import is_off
 
 ENV_SWITCH = "STREAMOPS_TEMPLATE_CACHE"
 # The collection's root: this file is plugins/plugin_utils/template_cache.py under it.
@@ -45,8 +45,7 @@ GENERATOR_SETTINGS = ("optimized", "autoescape", "is_async")
 
 
 def switched_off(environ=None):
-    environ = os.environ if environ is None else environ
-    return environ.get(ENV_SWITCH) is not None and not boolean(environ[ENV_SWITCH], strict=False)
+    return is_off((os.environ if environ is None else environ).get(ENV_SWITCH))
 
 
 def _qualname(obj):

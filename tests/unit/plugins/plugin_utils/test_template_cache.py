@@ -163,7 +163,6 @@ def test_a_rendered_template_gives_the_same_result_from_the_cache(tmp_path, monk
     env_class = fresh_environment_class()
     cache = make_cache(tmp_path)
     wrap_compile(env_class, cache)
-    monkeypatch.setattr(engine_module, "AnsibleEnvironment", env_class, raising=False)
     engine = engine_module.TemplateEngine(variables={"name": "users_post", "items": [1, 2]})
     monkeypatch.setattr(type(engine), "environment", property(lambda self: env_class()), raising=False)
     source = AnsibleTagHelper.tag(
